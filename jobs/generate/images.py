@@ -1,0 +1,128 @@
+"""Drawn product and query photos: a shape in its colour, sometimes a printed brand.
+
+Query photos add a background, lighting and camera noise, and can carry a defect
+(tiny, blurred, dark, bright, near-uniform) or be a near-duplicate of an earlier
+photo (crop, rescale, JPEG noise). Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from jobs.generate.catalogue import COLOURS
+
+DEFECTS = ("tiny", "blurred", "dark", "bright", "uniform")
+_FONT = ImageFont.load_default()
+
+
+def _shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], fill) -> None:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    outline = tuple(max(c - 60, 0) for c in fill)
+    if shape in ("ring", "necklace"):
+        width = max(w // 8, 2)
+        draw.ellipse(box, outline=fill, width=width)
+        if shape == "necklace":
+            draw.ellipse((x0 + w // 3, y1 - h // 4, x1 - w // 3, y1), fill=fill)
+    elif shape in ("bottle", "cylinder", "tube", "lamp"):
+        neck = w // 3 if shape == "bottle" else w // 6
+        draw.rectangle((x0 + neck, y0, x1 - neck, y0 + h // 5), fill=outline)
+        draw.rounded_rectangle((x0 + w // 8, y0 + h // 5, x1 - w // 8, y1), radius=w // 6, fill=fill)
+    elif shape in ("shirt", "dress"):
+        pts = [(x0, y0 + h // 5), (x0 + w // 3, y0), (x1 - w // 3, y0), (x1, y0 + h // 5),
+               (x1 - w // 6, y0 + h // 3), (x1 - w // 6 + (w // 8 if shape == "dress" else 0), y1),
+               (x0 + w // 6 - (w // 8 if shape == "dress" else 0), y1), (x0 + w // 6, y0 + h // 3)]
+        draw.polygon(pts, fill=fill, outline=outline)
+    elif shape == "trousers":
+        draw.polygon([(x0 + w // 6, y0), (x1 - w // 6, y0), (x1, y1), (x0 + w // 2 + 4, y1),
+                      (x0 + w // 2, y0 + h // 3), (x0 + w // 2 - 4, y1), (x0, y1)], fill=fill)
+    elif shape in ("shoe", "car"):
+        draw.rounded_rectangle((x0, y0 + h // 2, x1, y1 - h // 8), radius=h // 8, fill=fill)
+        draw.rectangle((x0 + w // 4, y0 + h // 4, x1 - w // 3, y0 + h // 2), fill=fill)
+        if shape == "car":
+            for cx in (x0 + w // 4, x1 - w // 4):
+                draw.ellipse((cx - h // 8, y1 - h // 4, cx + h // 8, y1), fill=(20, 20, 20))
+    elif shape == "bear":
+        draw.ellipse((x0 + w // 6, y0 + h // 3, x1 - w // 6, y1), fill=fill)
+        draw.ellipse((x0 + w // 4, y0, x1 - w // 4, y0 + h // 2), fill=fill)
+        for cx in (x0 + w // 4, x1 - w // 4):
+            draw.ellipse((cx - w // 10, y0, cx + w // 10, y0 + h // 5), fill=outline)
+    elif shape in ("bolt", "cable"):
+        draw.rectangle((x0 + w // 2 - w // 12, y0 + h // 5, x0 + w // 2 + w // 12, y1), fill=fill)
+        draw.polygon([(x0 + w // 4, y0), (x1 - w // 4, y0), (x1 - w // 5, y0 + h // 5),
+                      (x0 + w // 5, y0 + h // 5)], fill=outline)
+    elif shape == "chip":
+        draw.rectangle((x0 + w // 6, y0 + h // 4, x1 - w // 6, y1 - h // 4), fill=fill)
+        for k in range(5):
+            x = x0 + w // 6 + k * (w * 2 // 3) // 5 + 2
+            draw.line((x, y0 + h // 8, x, y1 - h // 8), fill=(190, 190, 190), width=2)
+    elif shape == "bag":
+        draw.polygon([(x0 + w // 8, y0 + h // 6), (x1 - w // 8, y0 + h // 6), (x1, y1), (x0, y1)], fill=fill)
+    else:  # box
+        draw.rectangle((x0 + w // 10, y0 + h // 6, x1 - w // 10, y1), fill=fill, outline=outline)
+
+
+def draw_item(size: int, shape: str, colour: str, rng: np.random.Generator,
+              text: str | None = None, background: tuple[int, int, int] = (248, 248, 248)) -> Image.Image:
+    """A catalogue-style picture: the item centred on a plain background."""
+    img = Image.new("RGB", (size, size), background)
+    draw = ImageDraw.Draw(img)
+    margin = int(size * rng.uniform(0.10, 0.2))
+    jitter = rng.integers(-size // 20, size // 20 + 1, 2)
+    box = (margin + jitter[0], margin + jitter[1], size - margin + jitter[0], size - margin + jitter[1])
+    _shape(draw, shape, tuple(int(v) for v in box), COLOURS[colour])
+    if text:
+        ink = (255, 255, 255) if sum(COLOURS[colour]) < 380 else (10, 10, 10)
+        draw.text((box[0] + 3, (box[1] + box[3]) // 2 - 5), text[:12], fill=ink, font=_FONT)
+    return img
+
+
+def photo(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Make a catalogue picture look like a shopper's photo: tinted background, light, noise."""
+    arr = np.asarray(img, dtype=np.float32)
+    tint = rng.uniform(0.75, 1.0, 3).astype(np.float32)
+    flat = (arr > 240).all(axis=2)
+    arr[flat] = arr[flat] * tint
+    arr *= rng.uniform(0.85, 1.1)
+    arr += rng.normal(0, 6, arr.shape).astype(np.float32)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def apply_defect(img: Image.Image, defect: str, rng: np.random.Generator) -> Image.Image:
+    """Degrade a photo the way real uploads fail."""
+    if defect == "tiny":
+        side = int(rng.integers(16, 40))
+        return img.resize((side, side), Image.BILINEAR)
+    if defect == "blurred":
+        return img.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(3.0, 5.0))))
+    arr = np.asarray(img, dtype=np.float32)
+    if defect == "dark":
+        arr = arr * rng.uniform(0.05, 0.12)
+    elif defect == "bright":
+        arr = 255 - (255 - arr) * rng.uniform(0.04, 0.1)
+    elif defect == "uniform":
+        mean = arr.reshape(-1, 3).mean(axis=0)
+        arr = mean + (arr - mean) * 0.03 + rng.normal(0, 0.8, arr.shape)
+    else:
+        raise ValueError(f"unknown defect {defect!r}; expected one of {DEFECTS}")
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def near_duplicate(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A re-upload of the same photo: small crop, rescale and JPEG noise."""
+    w, h = img.size
+    dx, dy = (int(v) for v in rng.integers(0, max(w // 12, 1) + 1, 2))
+    out = img.crop((dx, dy, w - int(rng.integers(0, max(w // 12, 1) + 1)), h - dy // 2 - 1))
+    scale = rng.uniform(0.85, 1.15)
+    out = out.resize((max(int(w * scale), 8), max(int(h * scale), 8)), Image.BILINEAR)
+    buf = io.BytesIO()
+    out.save(buf, format="JPEG", quality=int(rng.integers(35, 75)))
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def save_png(img: Image.Image, path) -> None:
+    img.save(path, format="PNG", optimize=False, compress_level=3)

@@ -1,0 +1,75 @@
+"""The weekly pipeline as an ordered list of stages, shared by ``run``, ``demo`` and the DAG.
+
+A stage is a function ``(logs, root, week, settings) -> dict`` of counts for the
+summary; it reads only the tables of earlier stages and publishes its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+from jobs.common.errors import InputError
+from jobs.common.settings import Settings
+
+log = logging.getLogger("intentmine")
+
+# name -> "module:function"; imported only when the stage runs.
+STAGES: dict[str, str] = {
+    "validate": "jobs.pipeline:validate_logs",
+}
+
+
+def validate_logs(logs: Path, root: Path, week: str, settings: Settings) -> dict:
+    """Read every raw log table through its schema; count rows."""
+    from jobs.common.storage import read_log_table
+    from schemas.tables import LOG_TABLES
+
+    return {name: read_log_table(logs, name).num_rows for name in LOG_TABLES}
+
+
+def stage_function(name: str) -> Callable[..., dict]:
+    module, func = STAGES[name].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def select_stages(first: str | None, last: str | None) -> list[str]:
+    """The stage names from ``first`` to ``last`` inclusive, in pipeline order."""
+    names = list(STAGES)
+    for given in (first, last):
+        if given is not None and given not in STAGES:
+            raise InputError(f"unknown stage '{given}'; expected one of: {', '.join(names)}")
+    start = names.index(first) if first else 0
+    stop = names.index(last) + 1 if last else len(names)
+    if start >= stop:
+        raise InputError(f"--from {first} comes after --to {last}")
+    return names[start:stop]
+
+
+def run_week(logs: Path, root: Path, week: str, settings: Settings,
+             first: str | None = None, last: str | None = None) -> dict[str, dict]:
+    """Run the selected stages in order; return each stage's counts and seconds."""
+    from jobs.common.storage import week_bounds
+
+    week_bounds(week)
+    results = {}
+    for name in select_stages(first, last):
+        log.info("stage %s: starting (week %s)", name, week)
+        began = time.perf_counter()
+        counts = stage_function(name)(Path(logs), Path(root), week, settings)
+        counts["seconds"] = round(time.perf_counter() - began, 2)
+        log.info("stage %s: done in %.1fs", name, counts["seconds"])
+        results[name] = counts
+    return results
+
+
+def format_results(results: dict[str, dict]) -> str:
+    """One line per stage: its counts and time."""
+    lines = []
+    for name, counts in results.items():
+        parts = [f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items() if k != "seconds"]
+        lines.append(f"  {name:<10} {counts['seconds']:>7.1f}s  " + "  ".join(parts))
+    return "\n".join(lines)

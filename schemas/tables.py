@@ -1,0 +1,370 @@
+"""One pydantic model per table, and the registry :data:`TABLES` that names them.
+
+Raw log tables (what ``generate-logs`` writes and production logs must look like)
+come first, then one table per pipeline stage in data-flow order. Every pipeline
+table carries ``run_id`` so each row says which run produced it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Optional
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.arrow import Arrow
+
+Float32 = Annotated[float, Arrow(pa.float32())]
+Int32 = Annotated[int, Arrow(pa.int32())]
+Id = Annotated[str, Field(min_length=1)]
+
+
+class Row(BaseModel):
+    """Base of every table model: unknown fields are an error, not a surprise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- raw search logs
+class SearchEvent(Row):
+    """One search request. ``image_uri`` is relative to the logs folder (or a URL)."""
+
+    query_id: Id
+    user_id: Id
+    ts: dt.datetime
+    query_type: Literal["image", "text"]
+    image_uri: Optional[str] = None
+    text: Optional[str] = None
+    device: str
+    user_agent: str
+    ip: str
+
+
+class Impression(Row):
+    """One retrieved product shown for a query, best first (rank 1)."""
+
+    query_id: Id
+    rank: Annotated[Int32, Field(ge=1)]
+    product_id: Id
+    similarity: Annotated[Float32, Field(ge=-1, le=1)]
+
+
+class Click(Row):
+    """A click on a retrieved product."""
+
+    query_id: Id
+    product_id: Id
+    ts: dt.datetime
+
+
+class Product(Row):
+    """A catalogue entry. Metadata fields are nullable: not every category fills each."""
+
+    product_id: Id
+    title: str
+    main_category: str
+    subcategory: str
+    brand: Optional[str] = None
+    price: Annotated[float, Field(ge=0)]
+    currency: str = "CNY"
+    colour: Optional[str] = None
+    material: Optional[str] = None
+    origin: Optional[str] = None
+    package_size: Optional[str] = None
+    pattern: Optional[str] = None
+    style: Optional[str] = None
+    target_group: Optional[str] = None
+    spec_model: Optional[str] = None
+    spec_size: Optional[str] = None
+    shop_id: str
+    rating: Annotated[Float32, Field(ge=0, le=5)]
+    monthly_sales: Annotated[int, Field(ge=0)]
+    image_uri: str
+
+
+class GroundTruth(Row):
+    """What the generator planted for a query. Read by evaluations only, never by stages."""
+
+    query_id: Id
+    user_is_bot: bool
+    image_defect: Optional[Literal["tiny", "blurred", "dark", "bright", "uniform"]] = None
+    near_duplicate_of: Optional[str] = None
+    scenario: Optional[str] = None
+    intended_category: str
+    intended_colour: Optional[str] = None
+    intended_brand: Optional[str] = None
+    intended_price_band: Optional[Literal["low", "mid", "high"]] = None
+    expected_action: Optional[str] = None
+    expected_info: Optional[str] = None
+
+
+# ---------------------------------------------------------------- stage 1: sample
+class NoClickQuery(Row):
+    """An image query of the week with no click within the window, after the filters.
+
+    ``main_category`` is the majority category of the top retrieved products (null
+    when nothing was retrieved); the image scores are on grey levels 0-255.
+    """
+
+    query_id: Id
+    user_id: str
+    ts: dt.datetime
+    image_uri: str
+    device: Optional[str] = None
+    main_category: Optional[str] = None
+    n_results: Int32
+    width: Int32
+    height: Int32
+    blur_score: Float32  # variance of the Laplacian
+    brightness: Float32  # mean grey level
+    contrast: Float32  # standard deviation of the grey levels
+    run_id: str
+
+
+class FilteredQuery(Row):
+    """A no-click query dropped by a filter: the first rule that fired, and all that did.
+
+    Image scores are null for queries dropped by a bot rule (their pixels are not read).
+    """
+
+    query_id: Id
+    user_id: str
+    ts: dt.datetime
+    image_uri: Optional[str] = None
+    reason: str
+    reasons: list[str]
+    detail: Optional[str] = None
+    width: Optional[Int32] = None
+    height: Optional[Int32] = None
+    blur_score: Optional[Float32] = None
+    brightness: Optional[Float32] = None
+    contrast: Optional[Float32] = None
+    run_id: str
+
+
+class RejectedRow(Row):
+    """A malformed input row, quarantined with the reason (``row_key`` names the row)."""
+
+    table: str
+    row_key: Optional[str] = None
+    reason: str
+    detail: Optional[str] = None
+    run_id: str
+
+
+class RetrievedProduct(Row):
+    """One of the (at most 12) products retrieved for a sampled query, best first."""
+
+    rank: Int32
+    product_id: str
+    similarity: Float32
+    title: str
+    price: float
+    image_uri: str
+    metadata: dict[str, str]
+
+
+class Sample(Row):
+    """A sampled no-click query with its retrieval context.
+
+    ``sample_weight`` = queries of the category this week / queries sampled from it,
+    so weighted counts over the sample estimate the week's traffic.
+    ``top_fields`` are metadata fields ranked by importance (docs/sample.md).
+    """
+
+    query_id: Id
+    user_id: str
+    ts: dt.datetime
+    image_uri: str
+    main_category: str
+    sample_rank: Int32  # position in the category's seeded order, 1-based
+    category_population: int
+    category_sampled: int
+    sample_weight: Annotated[float, Field(gt=0)]
+    products: list[RetrievedProduct]
+    top_fields: list[str]
+    run_id: str
+
+
+# ---------------------------------------------------------------- stages 2-4
+class CacheHit(Row):
+    """A query whose near-duplicate from an earlier query supplies the analysis."""
+
+    query_id: Id
+    matched_query_id: str
+    matched_week: str
+    similarity: Float32
+    run_id: str
+
+
+class Analysis(Row):
+    """The VLM and LLM outputs for a query, as JSON text, with provenance."""
+
+    query_id: Id
+    stage: Literal["vlm", "llm"]
+    output_json: str
+    status: Literal["ok", "failed", "cached"]
+    error: Optional[str] = None
+    backend: str
+    model: str
+    prompt_name: str
+    prompt_version: int
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
+    latency_s: Optional[Float32] = None
+    run_id: str
+
+
+class Signal(Row):
+    """One ``Action -> Info`` signal of a query, in the order the reasoner gave it."""
+
+    query_id: Id
+    order: Int32
+    action: Annotated[str, Field(min_length=1)]
+    info: str
+    reasoning: str
+    main_category: Optional[str] = None
+    backend: str
+    model: str
+    prompt_name: str
+    prompt_version: int
+    run_id: str
+
+
+# ---------------------------------------------------------------- stages 6-8
+class Assignment(Row):
+    """Where the clustering put one signal's action."""
+
+    query_id: Id
+    order: Int32
+    action: str
+    main_category: Optional[str] = None
+    subcategory: Optional[str] = None
+    aux_cluster: Optional[int] = None
+    main_score: Float32
+    sub_score: Optional[Float32] = None
+    method: str
+    ontology_version: int
+    run_id: str
+
+
+class ClusterNode(Row):
+    """A node of the cluster tree: a main category, a subcategory or an auxiliary cluster."""
+
+    level: Literal["main", "sub", "aux", "noise"]
+    main_category: Optional[str] = None
+    subcategory: Optional[str] = None
+    aux_cluster: Optional[int] = None
+    size: Annotated[int, Field(ge=0)]
+    n_queries: Annotated[int, Field(ge=0)]
+    examples: list[str]
+    first_week: str
+    run_id: str
+
+
+class Tool(Row):
+    """A proposed search-pipeline tool; ``index`` never changes meaning between versions."""
+
+    tool_id: Id
+    index: Annotated[int, Field(ge=1)]
+    title: str
+    description: str
+    expected_input: str
+    expected_output: str
+    main_category: Optional[str] = None
+    subcategory: Optional[str] = None
+    aux_cluster: Optional[int] = None
+    n_actions: int
+    n_queries: int
+    traffic_share: float
+    traffic_share_low: float
+    traffic_share_high: float
+    example_actions: list[str]
+    example_infos: list[str]
+    first_week: str
+    last_week: str
+    change: Optional[float] = None
+    status: Literal["proposed", "approved", "rejected", "retired"]
+    merged_into: Optional[str] = None
+    run_id: str
+
+
+class TrainingSample(Row):
+    """Supervised data for the online planner: query context -> reasoning and tool indices."""
+
+    query_id: Id
+    query_image_uri: str
+    retrieval: str
+    reasoning: str
+    tool_indices: list[int]
+    tool_infos: list[str]
+    target: str
+    run_id: str
+
+
+class ReviewDecision(Row):
+    """A reviewer's decision on a tool, applied at the next ``tools`` run."""
+
+    decision_id: Id
+    tool_id: Id
+    action: Literal["approve", "reject", "rename", "merge", "retire"]
+    value: Optional[str] = None
+    reviewer: str
+    reason: Optional[str] = None
+    ts: dt.datetime
+
+
+class StageRecord(Row):
+    """One stage's entry in a run manifest."""
+
+    stage: str
+    started: dt.datetime
+    seconds: float
+    tables: dict[str, int]
+    metrics: dict[str, float]
+
+
+class RunManifest(Row):
+    """What a run read, how it was configured, what it wrote."""
+
+    run_id: Id
+    week: str
+    settings_hash: str
+    code_version: str
+    inputs: dict[str, str]
+    models: dict[str, str]
+    prompts: dict[str, str]
+    stages: list[StageRecord]
+
+
+TABLES: dict[str, type[Row]] = {
+    "search_events": SearchEvent,
+    "impressions": Impression,
+    "clicks": Click,
+    "products": Product,
+    "ground_truth": GroundTruth,
+    "no_click_queries": NoClickQuery,
+    "filtered_queries": FilteredQuery,
+    "rejected_rows": RejectedRow,
+    "samples": Sample,
+    "cache_hits": CacheHit,
+    "analyses": Analysis,
+    "signals": Signal,
+    "assignments": Assignment,
+    "clusters": ClusterNode,
+    "tools": Tool,
+    "training_samples": TrainingSample,
+    "review_decisions": ReviewDecision,
+    "run_manifests": RunManifest,
+}
+
+LOG_TABLES = ("search_events", "impressions", "clicks", "products")
+
+
+def model_for(table: str) -> type[Row]:
+    """The model registered for ``table``; a clear error for an unknown name."""
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise KeyError(f"unknown table '{table}'; known: {', '.join(TABLES)}") from None
