@@ -160,12 +160,21 @@ def to_arrow(model: type[BaseModel], rows: list[BaseModel] | list[dict]) -> pa.T
     return pa.Table.from_pylist(dicts, schema=arrow_schema(model))
 
 
+def _plain(value, type_: pa.DataType):
+    """Arrow's Python values -> what pydantic expects (maps come back as key/value tuples)."""
+    if value is None:
+        return None
+    if pa.types.is_map(type_):
+        return {k: _plain(v, type_.item_type) for k, v in value}
+    if pa.types.is_list(type_):
+        return [_plain(v, type_.value_type) for v in value]
+    if pa.types.is_struct(type_):
+        return {f.name: _plain(value[f.name], f.type) for f in type_}
+    return value
+
+
 def from_arrow(model: type[BaseModel], data: pa.Table) -> list[BaseModel]:
     """An Arrow table -> validated model instances (for small tables and tests)."""
-    out = []
-    for row in data.to_pylist():
-        for name, value in row.items():
-            if isinstance(value, list) and value and isinstance(value[0], tuple):
-                row[name] = dict(value)  # Arrow maps come back as key/value tuples
-        out.append(model.model_validate(row))
-    return out
+    schema = data.schema
+    return [model.model_validate({f.name: _plain(row[f.name], f.type) for f in schema})
+            for row in data.to_pylist()]

@@ -1,0 +1,26 @@
+"""Shared by the benchmarks: peak memory of a child run, and writing a section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+HEADER = "# Benchmarks\n\nLatest figures from `benchmarks/`; each section is rewritten by its script.\n"
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def update_section(title: str, body: str, doc: Path = DOC) -> None:
+    """Replace (or append) the ``## title`` section of the benchmarks page."""
+    text = doc.read_text() if doc.exists() else HEADER
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)

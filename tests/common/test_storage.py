@@ -1,0 +1,108 @@
+"""Versioned storage: atomic publish, rerun replaces, latest run, manifests, weeks."""
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from jobs.common import storage
+from jobs.common.errors import InputError
+from jobs.common.settings import Settings
+from schemas.tables import StageRecord
+
+WEEK = "2026-W47"
+
+
+def signals(n: int, run_id: str = "r1") -> pa.Table:
+    return pa.table({
+        "query_id": [f"q{i}" for i in range(n)], "order": pa.array([1] * n, pa.int32()),
+        "action": ["refine search condition"] * n, "info": ["black"] * n, "reasoning": ["r"] * n,
+        "backend": ["rules"] * n, "model": ["rules"] * n, "prompt_name": ["reason"] * n,
+        "prompt_version": [1] * n, "run_id": [run_id] * n,
+    })
+
+
+def test_weeks_are_iso_and_utc():
+    assert storage.iso_week(dt.date(2026, 11, 16)) == "2026-W47"
+    assert storage.iso_week(dt.datetime(2026, 11, 22, 23, 59, tzinfo=dt.timezone.utc)) == "2026-W47"
+    start, end = storage.week_bounds("2026-W01")
+    assert start == dt.datetime(2025, 12, 29, tzinfo=dt.timezone.utc) and (end - start).days == 7
+    for bad in ("2026-47", "2026-W54", "", "W47"):
+        with pytest.raises(InputError, match="--week"):
+            storage.week_bounds(bad)
+
+
+def test_write_then_read_latest(tmp_path):
+    path = storage.write_table(tmp_path, "signals", WEEK, "r1", signals(3))
+    assert path == tmp_path / "signals" / f"week={WEEK}" / "run=r1"
+    assert sorted(p.name for p in path.iterdir()) == ["_SUCCESS", "part-00000.parquet"]
+    assert storage.read_table(tmp_path, "signals", WEEK).num_rows == 3
+    storage.write_table(tmp_path, "signals", WEEK, "r2", signals(5, "r2"))
+    assert storage.latest_run(tmp_path, "signals", WEEK) == "r2"
+    assert storage.read_table(tmp_path, "signals", WEEK, run_id="r1").num_rows == 3
+
+
+def test_rerun_replaces_instead_of_appending(tmp_path):
+    storage.write_table(tmp_path, "signals", WEEK, "r1", signals(4))
+    storage.write_table(tmp_path, "signals", WEEK, "r1", signals(4))
+    assert storage.read_table(tmp_path, "signals", WEEK).num_rows == 4
+    assert not list((tmp_path / "_trash").glob("*")) if (tmp_path / "_trash").exists() else True
+
+
+def test_failure_midway_publishes_nothing(tmp_path):
+    storage.write_table(tmp_path, "signals", WEEK, "r1", signals(2))
+    with pytest.raises(RuntimeError):
+        with storage.publishing(tmp_path, "signals", WEEK, "r1") as staging:
+            staging.mkdir()
+            (staging / "part-00000.parquet").write_bytes(b"half")
+            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError):
+        with storage.publishing(tmp_path, "signals", WEEK, "r9") as staging:
+            staging.mkdir()
+            raise RuntimeError("killed")
+    assert storage.read_table(tmp_path, "signals", WEEK).num_rows == 2  # the old run is untouched
+    assert not (tmp_path / "signals" / f"week={WEEK}" / "run=r9").exists()
+    assert list((tmp_path / "_staging").iterdir()) == []
+
+
+def test_invalid_output_is_refused_before_anything_is_written(tmp_path):
+    bad = signals(3).set_column(2, "action", pa.array(["ok", "", "ok"]))
+    with pytest.raises(InputError, match="row 1, field action"):
+        storage.write_table(tmp_path, "signals", WEEK, "r1", bad)
+    assert not (tmp_path / "signals").exists()
+
+
+def test_read_errors_name_the_table(tmp_path):
+    with pytest.raises(InputError, match="table signals: no complete run for week 2026-W47"):
+        storage.read_table(tmp_path, "signals", WEEK)
+    incomplete = tmp_path / "signals" / f"week={WEEK}" / "run=r1"
+    incomplete.mkdir(parents=True)
+    assert storage.latest_run(tmp_path, "signals", WEEK) is None
+
+
+def test_manifest_records_each_stage_once(tmp_path):
+    settings = Settings()
+    rec = lambda stage, n: StageRecord(stage=stage, started=dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc),
+                                       seconds=1.5, tables={"signals": n}, metrics={"rate": 2.0})
+    storage.record_stage(tmp_path, WEEK, "r1", settings, rec("sample", 1), inputs={"logs": "/x"})
+    storage.record_stage(tmp_path, WEEK, "r1", settings, rec("analyse", 2))
+    manifest = storage.record_stage(tmp_path, WEEK, "r1", settings, rec("sample", 3))
+    assert [s.stage for s in manifest.stages] == ["analyse", "sample"]
+    assert manifest.stages[1].tables == {"signals": 3} and manifest.inputs == {"logs": "/x"}
+    assert storage.read_manifest(tmp_path, WEEK, "r1") == manifest
+    assert manifest.settings_hash == settings.digest()
+
+
+def test_default_run_id_is_deterministic_and_follows_settings():
+    a, b = Settings(), Settings()
+    assert storage.default_run_id(WEEK, a) == storage.default_run_id(WEEK, b)
+    b.sample.per_category = 7
+    assert storage.default_run_id(WEEK, a) != storage.default_run_id(WEEK, b)
+    assert storage.default_run_id("2026-W48", a) != storage.default_run_id(WEEK, a)
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("INTENTMINE_SAMPLE__PER_CATEGORY", "42")
+    monkeypatch.setenv("INTENTMINE_SPARK__MASTER", "spark://h:7077")
+    s = Settings()
+    assert s.sample.per_category == 42 and s.spark.master == "spark://h:7077"
