@@ -19,6 +19,7 @@ from jobs.common.progress import setup_logging
 COMMAND_MODULES = (
     "jobs.demo",
     "jobs.generate.cli",
+    "jobs.sample.cli",
 )
 
 log = logging.getLogger("intentmine")

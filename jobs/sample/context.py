@@ -1,0 +1,90 @@
+"""What each query retrieved: its main category, its top products and their key fields.
+
+- Retrieved products: the query's impressions joined to the catalogue, best rank
+  first, at most ``max_products`` (impressions of unknown products are skipped).
+- Main category: the most frequent ``main_category`` among the first
+  ``category_top_k`` products; a tie goes to the category of the better-ranked product.
+- Field importance, per query over its retrieved products, for each metadata field:
+  ``fill = filled / n`` and ``variety = (distinct - 1) / (filled - 1)`` (0 when
+  ``filled <= 1``); ``importance = fill * (1 + variety) / 2``. A field every product
+  fills with one value scores 0.5, one filled with all-different values 1.0, an
+  empty one is left out. Ties go to the field name in alphabetical order; the top
+  ``top_fields`` are kept.
+"""
+
+from __future__ import annotations
+
+METADATA_FIELDS = ("main_category", "subcategory", "brand", "colour", "material", "origin",
+                   "package_size", "pattern", "style", "target_group", "spec_model", "spec_size",
+                   "shop_id")
+
+
+def retrieved_products(impressions, products, max_products: int):
+    """One row per (query, kept product): rank, similarity, title, price, image, metadata map."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    entries = F.array(*[F.struct(F.lit(f).alias("key"), F.col(f).cast("string").alias("value"))
+                        for f in METADATA_FIELDS])
+    metadata = F.map_from_entries(F.filter(entries, lambda e: e["value"].isNotNull()))
+    catalogue = products.select("product_id", "title", "price", "main_category",
+                                F.col("image_uri").alias("product_image_uri"), metadata.alias("metadata"))
+    position = F.row_number().over(Window.partitionBy("query_id").orderBy("rank", "product_id"))
+    return (impressions.join(catalogue, "product_id", "inner")
+            .withColumn("position", position)
+            .where(F.col("position") <= max_products))
+
+
+def main_categories(retrieved, top_k: int):
+    """Per query: ``main_category`` by majority of the top-k products, and ``n_results``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    n_results = retrieved.groupBy("query_id").agg(F.count(F.lit(1)).cast("int").alias("n_results"))
+    votes = (retrieved.where(F.col("position") <= top_k)
+             .groupBy("query_id", "main_category")
+             .agg(F.count(F.lit(1)).alias("votes"), F.min("position").alias("best_position")))
+    winner = F.row_number().over(Window.partitionBy("query_id").orderBy(
+        F.col("votes").desc(), F.col("best_position")))
+    chosen = votes.withColumn("choice", winner).where(F.col("choice") == 1)
+    return n_results.join(chosen.select("query_id", "main_category"), "query_id", "left")
+
+
+def product_lists(retrieved):
+    """Per query: ``products``, an array of structs sorted by rank."""
+    from pyspark.sql import functions as F
+
+    item = F.struct("position", "rank", "product_id", "similarity", "title", "price",
+                    F.col("product_image_uri").alias("image_uri"), "metadata")
+
+    def by_position(left, right):  # maps are not orderable, so sort_array cannot be used
+        return F.signum(left["position"] - right["position"]).cast("int")
+
+    ordered = F.array_sort(F.collect_list(item), by_position)
+    return retrieved.groupBy("query_id").agg(F.transform(ordered, lambda p: p.dropFields("position"))
+                                             .alias("products"))
+
+
+def field_importance(retrieved):
+    """Per (query, field): ``importance`` as documented in the module docstring."""
+    from pyspark.sql import functions as F
+
+    n = retrieved.groupBy("query_id").agg(F.count(F.lit(1)).alias("n"))
+    values = retrieved.select("query_id", F.explode("metadata").alias("field", "value"))
+    counts = values.groupBy("query_id", "field").agg(
+        F.count("value").alias("filled"), F.countDistinct("value").alias("distinct"))
+    fill = F.col("filled") / F.col("n")
+    variety = F.when(F.col("filled") > 1, (F.col("distinct") - 1) / (F.col("filled") - 1)) \
+        .otherwise(F.lit(0.0))
+    return counts.join(n, "query_id").select(
+        "query_id", "field", (fill * (1 + variety) / 2).alias("importance"))
+
+
+def top_fields(retrieved, keep: int):
+    """Per query: ``top_fields``, field names by importance (desc), ties by name, at most ``keep``."""
+    from pyspark.sql import functions as F
+
+    ranked = F.sort_array(F.collect_list(F.struct(
+        (-F.col("importance")).alias("order"), F.col("field"))))
+    return field_importance(retrieved).groupBy("query_id").agg(
+        F.transform(F.slice(ranked, 1, keep), lambda x: x["field"]).alias("top_fields"))

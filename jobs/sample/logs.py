@@ -1,0 +1,188 @@
+"""Read the week's raw log tables with Spark and quarantine malformed rows.
+
+Layout (see ``jobs/generate``): ``LOGS/<table>/date=YYYY-MM-DD/part-*.parquet`` for
+search events, impressions and clicks (impressions and clicks are partitioned by
+the date of their query), ``LOGS/products/part-*.parquet`` for the catalogue.
+Only the week's seven date partitions are read. A malformed row never stops the
+run: it goes to ``rejected_rows`` with the first rule it broke, and the remaining
+rows continue. Duplicates of a key keep one deterministic row; the others are
+quarantined as ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from jobs.common.errors import InputError
+from jobs.sample.contract import spark_schema
+from schemas.tables import Click, Impression, Product, SearchEvent
+
+PARTITIONED = {"search_events": SearchEvent, "impressions": Impression, "clicks": Click}
+REJECTED_COLUMNS = ("table", "row_key", "reason", "detail")
+
+
+@dataclass
+class LogTables:
+    """The clean input of one week, and what was quarantined on the way."""
+
+    events: object  # pyspark DataFrames (kept untyped: importing pyspark stays lazy)
+    impressions: object
+    clicks: object
+    products: object
+    rejected: object
+
+
+def week_dates(start: dt.datetime) -> list[str]:
+    """The seven ``date=`` partition values of the week starting at ``start``."""
+    return [(start + dt.timedelta(days=i)).strftime("%Y-%m-%d") for i in range(7)]
+
+
+def read_raw(spark, logs: str, table: str, dates: list[str] | None):
+    """One raw table, its columns cast (``try_cast``: bad values become nulls) to the model.
+
+    Raises :class:`InputError` naming the path when the table is absent or lacks a column.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    from schemas.tables import TABLES
+
+    path = f"{logs.rstrip('/')}/{table}"
+    layout = f"{path}/date=YYYY-MM-DD/part-*.parquet" if dates else f"{path}/part-*.parquet"
+    try:
+        df = spark.read.parquet(path)
+    except AnalysisException as exc:
+        raise InputError(f"table {table}: no readable Parquet at {path} (expected {layout}; "
+                         f"{str(exc).splitlines()[0][:120]})") from None
+    if dates is not None:
+        if "date" not in df.columns:
+            raise InputError(f"table {table}: {path} is not partitioned by date (expected {layout})")
+        df = df.where(F.col("date").isin(dates))
+    else:
+        df = df.withColumn("date", F.lit(None).cast("string"))
+    columns = []
+    for field in spark_schema(TABLES[table]).fields:
+        if field.name in df.columns:
+            columns.append(F.col(field.name).try_cast(field.dataType).alias(field.name))
+        elif field.nullable:
+            columns.append(F.lit(None).cast(field.dataType).alias(field.name))
+        else:
+            raise InputError(f"table {table} ({path}): missing column '{field.name}' ({field.dataType.simpleString()})")
+    return df.select(*columns, "date")
+
+
+def quarantine(df, table: str, row_key, rules: list[tuple[str, object, object]]):
+    """Split ``df`` into (clean rows, rejected rows) by named rules.
+
+    ``rules`` are ``(reason, is_bad, detail)``: a boolean column naming the bad rows
+    and a string column describing the bad value. The first rule that fires is the reason.
+    """
+    from pyspark.sql import functions as F
+
+    reason = F.coalesce(*[F.when(is_bad, F.lit(name)) for name, is_bad, _ in rules])
+    detail = F.coalesce(*[F.when(is_bad, d) for _, is_bad, d in rules])
+    tagged = df.withColumn("_reason", reason).withColumn("_detail", detail)
+    rejected = tagged.where(F.col("_reason").isNotNull()).select(
+        F.lit(table).alias("table"), row_key.alias("row_key"),
+        F.col("_reason").alias("reason"), F.col("_detail").alias("detail"))
+    clean = tagged.where(F.col("_reason").isNull()).drop("_reason", "_detail")
+    return clean, rejected
+
+
+def keep_first(df, table: str, key: list[str], order: list, row_key):
+    """Keep one row per ``key`` (the first by ``order``); quarantine the rest as duplicates."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    position = F.row_number().over(Window.partitionBy(*key).orderBy(*order))
+    ranked = df.withColumn("_position", position)
+    duplicates = ranked.where(F.col("_position") > 1).select(
+        F.lit(table).alias("table"), row_key.alias("row_key"), F.lit("duplicate").alias("reason"),
+        F.concat(F.lit("copy "), F.col("_position").cast("string"),
+                 F.lit(f" of the same {'+'.join(key)}")).alias("detail"))
+    return ranked.where(F.col("_position") == 1).drop("_position"), duplicates
+
+
+def _blank(column: str):
+    from pyspark.sql import functions as F
+
+    return F.col(column).isNull() | (F.trim(F.col(column)) == "")
+
+
+def _as_text(label: str, column: str):
+    from pyspark.sql import functions as F
+
+    return F.concat(F.lit(f"{label}="), F.coalesce(F.col(column).cast("string"), F.lit("null")))
+
+
+def clean_events(df):
+    from pyspark.sql import functions as F
+
+    rules = [
+        ("null_id", _blank("query_id") | _blank("user_id"), F.lit("query_id or user_id is empty")),
+        ("null_timestamp", F.col("ts").isNull(), F.lit("ts is null or not a timestamp")),
+        ("timestamp_outside_partition", F.date_format("ts", "yyyy-MM-dd") != F.col("date"),
+         F.concat(_as_text("ts", "ts"), F.lit(" in partition date="), F.col("date"))),
+        ("bad_query_type", ~F.coalesce(F.col("query_type").isin("image", "text"), F.lit(False)),
+         _as_text("query_type", "query_type")),
+        ("missing_image_uri", (F.col("query_type") == "image") & _blank("image_uri"),
+         F.lit("image query without image_uri")),
+    ]
+    clean, bad = quarantine(df, "search_events", F.col("query_id"), rules)
+    order = ["ts", "user_id", "query_type", "image_uri", "device", "user_agent", "ip"]
+    clean, dupes = keep_first(clean, "search_events", ["query_id"], order, F.col("query_id"))
+    return clean, bad.unionByName(dupes)
+
+
+def clean_impressions(df):
+    from pyspark.sql import functions as F
+
+    key = F.concat_ws("#", F.col("query_id"), F.col("rank").cast("string"))
+    similarity = F.col("similarity")
+    rules = [
+        ("null_id", _blank("query_id") | _blank("product_id"), F.lit("query_id or product_id is empty")),
+        ("bad_rank", F.col("rank").isNull() | (F.col("rank") < 1), _as_text("rank", "rank")),
+        ("bad_similarity", similarity.isNull() | F.isnan(similarity) | (similarity < -1) | (similarity > 1),
+         _as_text("similarity", "similarity")),
+    ]
+    clean, bad = quarantine(df, "impressions", key, rules)
+    order = [F.col("similarity").desc(), "product_id"]
+    clean, dupes = keep_first(clean, "impressions", ["query_id", "rank"], order, key)
+    return clean, bad.unionByName(dupes)
+
+
+def clean_clicks(df):
+    from pyspark.sql import functions as F
+
+    rules = [
+        ("null_id", _blank("query_id") | _blank("product_id"), F.lit("query_id or product_id is empty")),
+        ("null_timestamp", F.col("ts").isNull(), F.lit("ts is null or not a timestamp")),
+    ]
+    return quarantine(df, "clicks", F.col("query_id"), rules)
+
+
+def clean_products(df):
+    from pyspark.sql import functions as F
+
+    rules = [
+        ("null_id", _blank("product_id"), F.lit("product_id is empty")),
+        ("missing_category", _blank("main_category"), F.lit("main_category is empty")),
+        ("bad_price", F.col("price").isNull() | F.isnan("price") | (F.col("price") < 0), _as_text("price", "price")),
+        ("missing_field", F.col("title").isNull() | F.col("image_uri").isNull(), F.lit("title or image_uri is null")),
+    ]
+    clean, bad = quarantine(df, "products", F.col("product_id"), rules)
+    clean, dupes = keep_first(clean, "products", ["product_id"], ["title", "image_uri"], F.col("product_id"))
+    return clean, bad.unionByName(dupes)
+
+
+def read_logs(spark, logs: str, start: dt.datetime) -> LogTables:
+    """The week's clean log tables; raises InputError for a missing table or an empty week."""
+    dates = week_dates(start)
+    events, bad_events = clean_events(read_raw(spark, logs, "search_events", dates))
+    impressions, bad_impressions = clean_impressions(read_raw(spark, logs, "impressions", dates))
+    clicks, bad_clicks = clean_clicks(read_raw(spark, logs, "clicks", dates))
+    products, bad_products = clean_products(read_raw(spark, logs, "products", None))
+    rejected = bad_events.unionByName(bad_impressions).unionByName(bad_clicks).unionByName(bad_products)
+    return LogTables(events.drop("date"), impressions.drop("date"), clicks.drop("date"),
+                     products.drop("date"), rejected)

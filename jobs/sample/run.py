@@ -1,0 +1,169 @@
+"""``run_sample``: read the week, detect no-click queries, filter, sample, publish.
+
+The one entry point that the CLI, ``intentmine demo``, the DAG and ``spark-submit``
+(``jobs/sample/job.py``) call. Each output table is written aside and published
+whole as ``<root>/<table>/week=W/run=R/``; the run id comes from the week and the
+settings, so a rerun replaces the same run instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+from jobs.common.errors import InputError
+from jobs.common.storage import default_run_id, publishing, record_stage, table_dir, week_bounds
+from jobs.sample.contract import conform
+from schemas.tables import FilteredQuery, NoClickQuery, RejectedRow, Sample, StageRecord
+
+log = logging.getLogger("intentmine")
+OUTPUTS = ("no_click_queries", "filtered_queries", "rejected_rows", "samples")
+
+
+def _location(path: Path | str) -> str:
+    """A path string Spark and the image reader agree on (URIs with a scheme pass through)."""
+    text = str(path)
+    return text if "://" in text else str(Path(text).resolve())
+
+
+def build_tables(spark, logs: str, week: str, settings, run_id: str) -> dict:
+    """The four output DataFrames of the week (lazy), plus ``events`` and ``flagged``."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from jobs.sample import context
+    from jobs.sample.filters import flag_no_click
+    from jobs.sample.logs import read_logs
+    from jobs.sample.noclick import no_click_queries, week_image_queries
+    from jobs.sample.stratify import stratified_sample
+
+    s = settings.sample
+    start, end = week_bounds(week)
+    raw = read_logs(spark, logs, start)
+    in_week = (F.col("ts") >= F.lit(start)) & (F.col("ts") < F.lit(end))
+    events = raw.events.where(in_week)
+    no_click = no_click_queries(week_image_queries(events, start, end), raw.clicks, s.click_window_s)
+    flagged = flag_no_click(no_click, events, logs, s).persist(StorageLevel.MEMORY_AND_DISK)
+    kept = flagged.where(F.col("reason").isNull())
+    kept_impressions = raw.impressions.join(kept.select("query_id"), "query_id", "left_semi")
+    retrieved = context.retrieved_products(kept_impressions, raw.products, s.max_products)
+    retrieved = retrieved.persist(StorageLevel.MEMORY_AND_DISK)
+    kept = kept.join(context.main_categories(retrieved, s.category_top_k), "query_id", "left") \
+        .withColumn("n_results", F.coalesce(F.col("n_results"), F.lit(0)))
+    sampled = (stratified_sample(kept, s.per_category, s.seed)
+               .join(context.product_lists(retrieved), "query_id", "inner")
+               .join(context.top_fields(retrieved, s.top_fields), "query_id", "left")
+               .withColumn("top_fields", F.coalesce(F.col("top_fields"), F.array().cast("array<string>"))))
+    run = F.lit(run_id)
+    return {
+        "events": events,
+        "flagged": flagged,
+        "no_click_queries": conform(kept.withColumn("run_id", run), NoClickQuery),
+        "filtered_queries": conform(flagged.where(F.col("reason").isNotNull()).withColumn("run_id", run),
+                                    FilteredQuery),
+        "rejected_rows": conform(raw.rejected.withColumn("run_id", run), RejectedRow),
+        "samples": conform(sampled.withColumn("run_id", run), Sample),
+        "_cached": (flagged, retrieved),
+    }
+
+
+def publish(df, root: Path | str, table: str, week: str, run_id: str, order: list[str]) -> int:
+    """Write one table aside and publish it whole; return its row count (read back)."""
+    with publishing(root, table, week, run_id) as staging:
+        df.sortWithinPartitions(*order).write.parquet(str(staging))
+    folder = table_dir(root, table, week, run_id)
+    return df.sparkSession.read.parquet(str(folder)).count()
+
+
+def _counts(spark, root: Path | str, week: str, run_id: str) -> dict:
+    """Per-reason, per-table and per-category counts, read back from the published run."""
+    def read(table):
+        return spark.read.parquet(str(table_dir(root, table, week, run_id)))
+
+    def grouped(df, *keys):
+        return {"/".join(str(v) for v in row[:-1]): row[-1]
+                for row in df.groupBy(*keys).count().orderBy(*keys).collect()}
+
+    samples = read("samples").select("main_category", "category_population", "category_sampled").distinct()
+    return {
+        "filtered": grouped(read("filtered_queries"), "reason"),
+        "rejected": grouped(read("rejected_rows"), "table", "reason"),
+        "categories": {r["main_category"]: {"population": r["category_population"],
+                                            "sampled": r["category_sampled"]}
+                       for r in samples.orderBy("main_category").collect()},
+        "no_click_by_category": grouped(read("no_click_queries"), "main_category"),
+    }
+
+
+def run_sample(logs: Path | str, root: Path | str, week: str, settings) -> dict:
+    """Run stage 1 for ``week``; return the counts printed in the summary.
+
+    Raises :class:`InputError` for a bad week, a missing input table or an empty week.
+    """
+    from jobs.common.spark import get_spark
+
+    started, clock = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+    week_bounds(week)
+    run_id = default_run_id(week, settings)
+    spark = get_spark(settings.spark)
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    tables = build_tables(spark, _location(logs), week, settings, run_id)
+    events = tables["events"].groupBy("query_type").count().collect()
+    by_type = {row["query_type"]: row["count"] for row in events}
+    if not by_type:
+        raise InputError(f"table search_events: no events in week {week} under {logs}/search_events")
+    log.info("sample %s: %s events, run %s", week, f"{sum(by_type.values()):,}", run_id)
+    rows = {}
+    for table, order in (("rejected_rows", ["table", "row_key"]), ("filtered_queries", ["query_id"]),
+                         ("no_click_queries", ["query_id"]), ("samples", ["main_category", "sample_rank"])):
+        rows[table] = publish(tables[table], root, table, week, run_id, order)
+        log.info("sample %s: published %s (%s rows)", week, table, f"{rows[table]:,}")
+    for cached in tables["_cached"]:
+        cached.unpersist()
+    counts = _counts(spark, root, week, run_id)
+    seconds = time.perf_counter() - clock
+    summary = _summary(week, run_id, by_type, rows, counts, seconds)
+    record_stage(root, week, run_id, settings, StageRecord(
+        stage="sample", started=started, seconds=seconds, tables=rows,
+        metrics={k: float(v) for k, v in summary.items() if isinstance(v, (int, float))}),
+        inputs={"logs": _location(logs)})
+    return summary
+
+
+def _summary(week, run_id, by_type, rows, counts, seconds) -> dict:
+    events = sum(by_type.values())
+    image_queries = by_type.get("image", 0)
+    no_click = rows["no_click_queries"] + rows["filtered_queries"]
+    return {
+        "week": week, "run_id": run_id, "events": events, "image_queries": image_queries,
+        "text_queries": by_type.get("text", 0), "no_click": no_click,
+        "no_click_rate": no_click / image_queries if image_queries else 0.0,
+        "kept": rows["no_click_queries"], "filtered": rows["filtered_queries"],
+        "filtered_rate": rows["filtered_queries"] / no_click if no_click else 0.0,
+        "rejected": rows["rejected_rows"], "samples": rows["samples"],
+        "seconds": seconds, "events_per_s": events / seconds if seconds else 0.0,
+        "by_reason": counts["filtered"], "rejected_by_reason": counts["rejected"],
+        "by_category": counts["categories"], "no_click_by_category": counts["no_click_by_category"],
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """A readable multi-line summary of :func:`run_sample`'s result."""
+    lines = [
+        f"sample {summary['week']} (run {summary['run_id']}): {summary['events']:,} events, "
+        f"{summary['image_queries']:,} image queries ({summary['text_queries']:,} text ignored), "
+        f"{summary['seconds']:.1f} s ({summary['events_per_s']:,.0f} events/s)",
+        f"  no-click: {summary['no_click']:,} ({summary['no_click_rate']:.1%} of image queries); "
+        f"kept {summary['kept']:,}, filtered {summary['filtered']:,} ({summary['filtered_rate']:.1%})",
+    ]
+    for reason, n in summary["by_reason"].items():
+        lines.append(f"    filtered {reason:<18} {n:>9,}")
+    for reason, n in summary["rejected_by_reason"].items():
+        lines.append(f"    rejected {reason:<34} {n:>9,}")
+    lines.append(f"  samples: {summary['samples']:,}")
+    for category, c in summary["by_category"].items():
+        lines.append(f"    {category:<20} sampled {c['sampled']:>6,} of {c['population']:>8,} "
+                     f"(weight {c['population'] / c['sampled']:.2f})")
+    return "\n".join(lines)
