@@ -6,6 +6,7 @@ summary; it reads only the tables of earlier stages and publishes its own.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import time
@@ -64,6 +65,26 @@ def run_week(logs: Path, root: Path, week: str, settings: Settings,
         log.info("stage %s: done in %.1fs", name, counts["seconds"])
         results[name] = counts
     return results
+
+
+def week_for(logical_date: dt.datetime) -> str:
+    """The ISO week a scheduled run processes: the one that ended before its logical date."""
+    from jobs.common.storage import iso_week
+
+    return iso_week(logical_date.astimezone(dt.timezone.utc) - dt.timedelta(days=1))
+
+
+def run_week_stage(stage: str, logical_date: dt.datetime, params: dict) -> dict:
+    """One stage for an Airflow run: settings from the environment, overridden by the run's params."""
+    settings = Settings()
+    if params.get("per_category"):
+        settings.sample.per_category = int(params["per_category"])
+    for key in ("backend", "vlm_url", "llm_url"):
+        if params.get(key):
+            setattr(settings.models, key, params[key])
+    week = params.get("week") or week_for(logical_date)
+    logs, root = Path(params.get("logs") or settings.logs), Path(params.get("root") or settings.root)
+    return run_week(logs, root, week, settings, stage, stage)[stage]
 
 
 def format_results(results: dict[str, dict]) -> str:

@@ -77,6 +77,9 @@ class CacheSettings(_Section):
     """Stage 2: near-duplicate image cache."""
 
     similarity_threshold: float = Field(0.85, gt=0, le=1)
+    feature_side: int = Field(32, ge=8)  # photos are shrunk to this square before the feature
+    index: str = "flat"  # flat (exact inner product) or hnsw (approximate, for millions)
+    hnsw_m: int = Field(32, ge=4)
 
 
 class ModelSettings(_Section):
@@ -90,6 +93,17 @@ class ModelSettings(_Section):
     concurrency: int = Field(16, ge=1)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(5, ge=0)
+    backoff_base_s: float = Field(0.5, gt=0)  # retry k waits base * 2**k, jittered, capped
+    backoff_max_s: float = Field(20.0, gt=0)
+    max_tokens: int = Field(1024, ge=16)
+    temperature: float = Field(0.0, ge=0)
+    image_max_side: int = Field(448, ge=16)  # data: URIs are resized to this longest side
+    image_mode: str = "data"  # data (inline data: URIs) or url (image_url_base + image_uri)
+    image_url_base: str = ""
+    feature_max_side: int = Field(96, ge=16)  # pixel features are measured at this size
+    rules_file: str = ""  # empty: the packaged rules/expert_rules.yaml
+    seed: int = 7  # the rules analyst's phrasing seed
+    partitions: int = Field(0, ge=0)  # >0: analyse on Spark with this many partitions
 
 
 class ClusterSettings(_Section):
@@ -106,6 +120,19 @@ class ClusterSettings(_Section):
     batch_size: int = Field(128, ge=1)
 
 
+class ToolsSettings(_Section):
+    """Stages 7-8: tool list, training data, report and review (docs/tools.md)."""
+
+    min_aux_size: int = Field(20, ge=1)  # an auxiliary cluster needs this many actions to become a tool
+    include_other: bool = False  # make each main category's "other" bucket a tool too
+    examples_per_tool: int = Field(5, ge=1)
+    confidence: float = Field(0.95, gt=0, lt=1)  # level of the traffic-share interval
+    retire_after_weeks: int = Field(4, ge=1)  # unseen for this many weeks: retired
+    max_reasoning_chars: int = Field(400, ge=20)  # compressed reasoning in training samples
+    max_products_in_prompt: int = Field(12, ge=1)
+    report_examples: int = Field(3, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything configurable. Read once per process with :func:`get_settings`."""
 
@@ -116,16 +143,18 @@ class Settings(BaseSettings):
     root: Path = Path("data/warehouse")
     logs: Path = Path("data/logs")
     run_id: str = ""  # empty: derived from the week and these settings
+    schedule: str = "0 3 * * 1"  # the DAG's cron: Mondays 03:00 UTC, for the week just ended
     spark: SparkSettings = Field(default_factory=SparkSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
     sample: SampleSettings = Field(default_factory=SampleSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)
 
     def digest(self) -> str:
         """A stable hash of the settings that shape outputs (paths excluded)."""
-        payload = self.model_dump(mode="json", exclude={"root", "logs", "run_id", "spark"})
+        payload = self.model_dump(mode="json", exclude={"root", "logs", "run_id", "spark", "schedule"})
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
