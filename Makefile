@@ -7,7 +7,10 @@ export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 export SPARK_LOCAL_IP = 127.0.0.1
 
-.PHONY: install demo test bench clean
+.PHONY: install sysdeps demo test bench clean
+
+# Debian packages the tests use (docker-compose validates docker/compose.yaml).
+SYSTEM_COMMANDS = docker-compose:docker-compose
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +23,14 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/intentmine demo
 
-test: install
+sysdeps:
+	@for pair in $(SYSTEM_COMMANDS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
+
+test: install sysdeps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
