@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "jobs.demo",
     "jobs.generate.cli",
     "jobs.sample.cli",
+    "jobs.tools.cli",
+    "jobs.review.cli",
 )
 
 log = logging.getLogger("intentmine")

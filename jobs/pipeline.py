@@ -21,6 +21,7 @@ log = logging.getLogger("intentmine")
 # name -> "module:function"; imported only when the stage runs.
 STAGES: dict[str, str] = {
     "validate": "jobs.pipeline:validate_logs",
+    "sample": "jobs.sample.run:run_sample",
 }
 
 
@@ -87,10 +88,26 @@ def run_week_stage(stage: str, logical_date: dt.datetime, params: dict) -> dict:
     return run_week(logs, root, week, settings, stage, stage)[stage]
 
 
+def _show(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.1%}" if 0 < abs(value) < 1 else f"{value:,.1f}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def format_results(results: dict[str, dict]) -> str:
-    """One line per stage: its counts and time."""
+    """One line per stage: its counts and time (nested counts on their own indented line)."""
     lines = []
     for name, counts in results.items():
-        parts = [f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items() if k != "seconds"]
-        lines.append(f"  {name:<10} {counts['seconds']:>7.1f}s  " + "  ".join(parts))
+        flat = {k: v for k, v in counts.items() if k != "seconds" and not isinstance(v, dict)}
+        lines.append(f"  {name:<10} {counts.get('seconds', 0):>7.1f}s  "
+                     + "  ".join(f"{k} {_show(v)}" for k, v in flat.items()))
+        for key, value in counts.items():
+            if isinstance(value, dict):
+                lines.append(f"  {'':<10} {'':>8}  {key}: {_show(value)}")
     return "\n".join(lines)
