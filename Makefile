@@ -9,8 +9,8 @@ export SPARK_LOCAL_IP = 127.0.0.1
 
 .PHONY: install sysdeps demo test bench clean
 
-# Debian packages the tests use (docker-compose validates docker/compose.yaml).
-SYSTEM_COMMANDS = docker-compose:docker-compose
+# Debian packages the tests use (docker-compose validates docker/compose.yaml; chromium renders the report).
+SYSTEM_COMMANDS = docker-compose:docker-compose chromium:chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -264,7 +264,13 @@ class ClusterNode(Row):
 
 
 class Tool(Row):
-    """A proposed search-pipeline tool; ``index`` never changes meaning between versions."""
+    """A tool of a published tool-list version (docs/tools.md).
+
+    ``index`` never changes meaning and is never reused: renamed tools keep it,
+    merged tools keep theirs (``merged_into`` names the survivor) and retired ones
+    stay listed. ``traffic_share*`` estimate the share of the week's sampled
+    no-click queries that need the tool, with a stratified Wilson interval.
+    """
 
     tool_id: Id
     index: Annotated[int, Field(ge=1)]
@@ -272,47 +278,61 @@ class Tool(Row):
     description: str
     expected_input: str
     expected_output: str
+    kind: Literal["sub", "aux"]
     main_category: Optional[str] = None
     subcategory: Optional[str] = None
     aux_cluster: Optional[int] = None
-    n_actions: int
-    n_queries: int
-    traffic_share: float
-    traffic_share_low: float
-    traffic_share_high: float
+    n_actions: Annotated[int, Field(ge=0)]
+    n_queries: Annotated[int, Field(ge=0)]
+    traffic_share: Annotated[float, Field(ge=0, le=1)]
+    traffic_share_low: Annotated[float, Field(ge=0, le=1)]
+    traffic_share_high: Annotated[float, Field(ge=0, le=1)]
+    prev_traffic_share: Optional[float] = None
+    share_change: Optional[float] = None  # traffic_share - prev_traffic_share
     example_actions: list[str]
     example_infos: list[str]
     first_week: str
     last_week: str
-    change: Optional[float] = None
     status: Literal["proposed", "approved", "rejected", "retired"]
     merged_into: Optional[str] = None
+    list_version: Annotated[int, Field(ge=1)]
     run_id: str
 
 
 class TrainingSample(Row):
-    """Supervised data for the online planner: query context -> reasoning and tool indices."""
+    """Supervised data for the online planner: query context -> reasoning and tool indices.
+
+    ``tool_indices`` are in the reasoner's order, each once; ``tool_infos[i]`` is the
+    Info the tool ``tool_indices[i]`` needs; ``target`` is the assistant answer text.
+    """
 
     query_id: Id
     query_image_uri: str
+    main_category: Optional[str] = None
     retrieval: str
     reasoning: str
     tool_indices: list[int]
     tool_infos: list[str]
     target: str
+    list_version: Annotated[int, Field(ge=1)]
     run_id: str
 
 
 class ReviewDecision(Row):
-    """A reviewer's decision on a tool, applied at the next ``tools`` run."""
+    """A reviewer's decision on a tool: an append-only log, applied at the next ``tools`` run.
+
+    Each decision is published as its own run (``run_id`` = ``review-<decision_id>``),
+    so recording the same decision id twice changes nothing.
+    """
 
     decision_id: Id
     tool_id: Id
     action: Literal["approve", "reject", "rename", "merge", "retire"]
-    value: Optional[str] = None
+    value: Optional[str] = None  # the new title (rename) or the surviving tool id (merge)
     reviewer: str
     reason: Optional[str] = None
     ts: dt.datetime
+    run_id: str
 
 
 class StageRecord(Row):

@@ -1,0 +1,111 @@
+"""Stage 8, ``intentmine report``: one self-contained HTML file per run.
+
+``<root>/reports/week=<week>/run=<run_id>/report.html``, written aside and renamed
+into place. The page carries its data as inline JSON and draws the treemap and the
+tables with an inline script: no network access, no external file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from jobs.common.settings import Settings
+from jobs.common.storage import default_run_id, latest_run, record_stage
+from jobs.report.data import aux_summary, load_nodes, manifest_parts, tree, with_changes
+from jobs.tools.job import optional_table, previous_week
+from schemas.tables import StageRecord
+
+
+def report_path(root: Path, week: str, run_id: str) -> Path:
+    return Path(root) / "reports" / f"week={week}" / f"run={run_id}" / "report.html"
+
+
+def tool_records(root: Path, week: str) -> tuple[list | None, int | None]:
+    tools = optional_table(root, "tools", week)
+    if tools is None:
+        return None, None
+    frame = tools.to_pandas()
+    frame["group"] = [f"{m} › {s}" if k == "sub" else f"auxiliary #{int(a)}" for k, m, s, a
+                      in zip(frame["kind"], frame["main_category"], frame["subcategory"], frame["aux_cluster"])]
+    frame["retired"] = frame["status"] == "retired"
+    frame = frame.sort_values(["retired", "traffic_share", "index"], ascending=[True, False, True])
+    keep = ["index", "tool_id", "title", "status", "group", "n_actions", "n_queries", "traffic_share",
+            "traffic_share_low", "traffic_share_high", "share_change", "example_actions", "first_week",
+            "last_week", "merged_into"]
+    records = json.loads(frame[keep].to_json(orient="records"))
+    return records, int(frame["list_version"].max()) if len(frame) else None
+
+
+def collect(root: Path, week: str, run_id: str, settings: Settings) -> dict:
+    """The page's data: every part None when its source is missing."""
+    cfg = settings.tools
+    nodes = load_nodes(root, week, cfg.report_examples)
+    previous = optional_table(root, "clusters", previous_week(week))
+    blocks = details = changes = aux = None
+    headline = {"signals": None, "queries": None, "assigned_share": None, "aux_share": None, "noise_share": None}
+    if nodes is not None and len(nodes):
+        nodes, changes = with_changes(nodes, previous.to_pandas() if previous is not None else None)
+        blocks, details = tree(nodes)
+        aux = aux_summary(nodes, cfg.report_examples)
+        total = int(nodes.loc[nodes["level"].isin(["main", "aux", "noise"]), "size"].sum())
+        by_level = nodes.groupby("level")["size"].sum()
+        headline.update(signals=total, **{f"{name}_share": float(by_level.get(level, 0)) / total if total else None
+                                          for name, level in (("assigned", "main"), ("aux", "aux"), ("noise", "noise"))})
+    queries = optional_table(root, "assignments", week, columns=["query_id"])
+    if queries is not None:
+        headline["queries"] = int(pd.Series(queries.column("query_id").to_numpy(zero_copy_only=False)).nunique())
+    tools, list_version = tool_records(root, week)
+    stages, hit_rate, cost = manifest_parts(root, week, run_id)
+    if hit_rate is None:
+        hit_rate = cache_rate_from_tables(root, week)
+    headline.update(cache_hit_rate=hit_rate, model_cost=cost, list_version=list_version,
+                    tools=len(tools) if tools is not None else None,
+                    active_tools=sum(t["status"] in ("proposed", "approved") for t in tools) if tools else 0)
+    sources = ", ".join(f"{t} {latest_run(root, t, week) or 'missing'}"
+                        for t in ("samples", "signals", "assignments", "clusters", "tools"))
+    return {"week": week, "run_id": run_id, "sources": f"tables read: {sources}", "headline": headline,
+            "tree": blocks, "nodes": details, "changes": changes, "aux": aux, "tools": tools,
+            "stages": stages, "confidence": f"{cfg.confidence:.0%}"}
+
+
+def cache_rate_from_tables(root: Path, week: str) -> float | None:
+    hits, samples = optional_table(root, "cache_hits", week), optional_table(root, "samples", week, ["query_id"])
+    if hits is None or samples is None or not samples.num_rows:
+        return None
+    return hits.num_rows / samples.num_rows
+
+
+def render(data: dict) -> str:
+    template = resources.files("jobs.report").joinpath("template.html").read_text(encoding="utf-8")
+    payload = json.dumps(data, default=str, ensure_ascii=False).replace("</", "<\\/")
+    title = f"{data['week']} · run {data['run_id']}".replace("<", "&lt;")
+    return template.replace("__TITLE__", title).replace("__DATA__", payload)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def run_report(logs: Path | None, root: Path, week: str, settings: Settings) -> dict:
+    """Write the week's report for the current run; return its path under "report"."""
+    began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
+    root = Path(root)
+    run_id = latest_run(root, "tools", week) or default_run_id(week, settings)
+    data = collect(root, week, run_id, settings)
+    path = write_atomic(report_path(root, week, run_id), render(data))
+    record_stage(root, week, run_id, settings, StageRecord(
+        stage="report", started=started, seconds=round(time.perf_counter() - began, 3),
+        tables={}, metrics={"bytes": float(path.stat().st_size)}))
+    return {"report": str(path), "bytes": path.stat().st_size}
