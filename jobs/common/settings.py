@@ -131,6 +131,8 @@ class ToolsSettings(_Section):
     max_reasoning_chars: int = Field(400, ge=20)  # compressed reasoning in training samples
     max_products_in_prompt: int = Field(12, ge=1)
     report_examples: int = Field(3, ge=1)
+    ontology: str = ""  # the ontology clustering used: the base of the next version (docs/tools.md)
+    promoted_category: str = "new tools"  # main category that approved auxiliary-cluster tools join
 
 
 class Settings(BaseSettings):

@@ -23,6 +23,7 @@ from jobs.review.decisions import read_all
 from jobs.tools import registry as reg
 from jobs.tools.build import tool_rows, tool_support, week_groups
 from jobs.tools.groups import cluster_nodes, labelled_signals
+from jobs.tools.ontology import next_ontology
 from jobs.tools.support import strata_from_samples
 from jobs.tools.training import export_jsonl, training_samples
 from jobs.tools.versions import assign_version, publish_version
@@ -106,6 +107,7 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
         write_table(root, "clusters", week, run_id, nodes)
         tables["clusters"] = nodes.num_rows
     export_jsonl(training, registry, export_path(root, week, run_id))
+    ontology = next_ontology(root, registry, tools, cfg.ontology, cfg.promoted_category)
     reg.save(root, registry)
     counts = {"tools": tools.num_rows, "new_tools": len(set(registry["tools"]) - before),
               "retired": len(retired), "decisions_applied": applied, "decisions_skipped": skipped,
@@ -114,4 +116,6 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
         stage="tools", started=started, seconds=round(time.perf_counter() - began, 3), tables=tables,
         metrics={k: float(v) for k, v in counts.items()} | {"new_list_version": float(is_new)}))
     log.info("tools: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if ontology is not None:
+        counts["ontology"] = str(ontology)
     return counts
