@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "jobs.demo",
     "jobs.generate.cli",
     "jobs.sample.cli",
+    "jobs.cache.cli",
+    "jobs.analyse.cli",
     "jobs.tools.cli",
     "jobs.review.cli",
 )

@@ -77,8 +77,10 @@ class CacheSettings(_Section):
     """Stage 2: near-duplicate image cache."""
 
     similarity_threshold: float = Field(0.85, gt=0, le=1)
-    feature_side: int = Field(32, ge=8)  # photos are shrunk to this square before the feature
-    index: str = "flat"  # flat (exact inner product) or hnsw (approximate, for millions)
+    feature_side: int = Field(64, ge=8)  # photos are shrunk to this longest side first
+    background_scale: float = Field(5.0, gt=0)  # grey levels of border-colour change per unit
+    item_scale: float = Field(25.0, gt=0)  # grey levels of item-colour change per unit
+    index: str = "flat"  # flat (exact L2) or hnsw (approximate, for millions)
     hnsw_m: int = Field(32, ge=4)
 
 

@@ -1,0 +1,46 @@
+"""``intentmine analyse``: stages 3-4 from the command line."""
+
+from __future__ import annotations
+
+from jobs.cache.cli import add_stage_arguments
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyse", help="analyse sampled queries (VLM + reasoning) and publish Action -> Info signals",
+        description="Analyse the week's sampled no-click queries that the near-duplicate cache did "
+                    "not cover, with the deterministic rules analyst or vLLM servers, and publish "
+                    "the analyses and signals tables.")
+    add_stage_arguments(parser)
+    parser.add_argument("--backend", choices=["rules", "vllm"], default=None, help="analysis backend")
+    for flag, what in (("--vlm-url", "VLM server base URL (…/v1)"), ("--vlm-model", "VLM served model name"),
+                       ("--llm-url", "LLM server base URL (…/v1)"), ("--llm-model", "LLM served model name")):
+        parser.add_argument(flag, default=None, help=what)
+    parser.add_argument("--concurrency", type=int, default=None, help="requests in flight per server")
+    parser.set_defaults(func=run)
+
+
+def settings_from(args):
+    """Settings from the environment with the command-line flags on top (validated)."""
+    from jobs.common.errors import InputError
+    from jobs.common.settings import get_settings
+
+    settings = get_settings()
+    flags = {"backend": args.backend, "vlm_url": args.vlm_url, "vlm_model": args.vlm_model,
+             "llm_url": args.llm_url, "llm_model": args.llm_model, "concurrency": args.concurrency}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    try:
+        models = type(settings.models).model_validate({**settings.models.model_dump(), **overrides})
+    except ValueError as exc:
+        raise InputError(f"bad model option: {str(exc).splitlines()[-1]}") from None
+    return settings.model_copy(update={"models": models})
+
+
+def run(args) -> int:
+    from jobs.analyse.job import run_analyse
+
+    settings = settings_from(args)
+    counts = run_analyse(args.logs or settings.logs, args.root, args.week, settings)
+    print(f"analyse {args.week} ({settings.models.backend}): " +
+          ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0

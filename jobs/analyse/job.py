@@ -1,0 +1,133 @@
+"""Stages 3-4 as one job: samples -> ``analyses`` (VLM and LLM rows) and ``signals``.
+
+Steps: read the week's samples and cache hits; analyse the queries the cache did not
+cover (``rules`` analyst, or vLLM servers through the async client); reuse the
+matched query's analysis for each hit; publish both tables and the stage record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, signal_rows
+from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
+from jobs.common.errors import InputError
+from jobs.common.progress import Progress
+from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, write_table
+from schemas.arrow import to_arrow
+from schemas.tables import Analysis, Signal, StageRecord
+
+log = logging.getLogger("intentmine")
+
+
+def cache_hits(root: Path, week: str) -> dict[str, tuple[str, str]]:
+    """query_id -> (matched query id, matched week), or empty when the cache stage has not run."""
+    if latest_run(root, "cache_hits", week) is None:
+        log.warning("analyse: no cache_hits for week %s; analysing every sampled query", week)
+        return {}
+    rows = read_table(root, "cache_hits", week).to_pylist()
+    return {r["query_id"]: (r["matched_query_id"], r["matched_week"]) for r in rows}
+
+
+def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
+    """The ``rules`` backend over every sample, locally or on Spark (``models.partitions``)."""
+    from jobs.analyse.features import reference_prices
+
+    if settings.models.partitions > 0:
+        from jobs.analyse.distributed import analyse_on_spark
+
+        return analyse_on_spark(samples, logs, settings)
+    analyst = RulesAnalyst(logs, settings, reference_prices(samples))
+    progress = Progress("analyse (rules)", total=len(samples), unit="queries")
+    results = []
+    for sample in samples:
+        results.append(analyst(sample))
+        progress.update()
+    progress.close()
+    return results
+
+
+def reuse_hits(hits: dict[str, tuple[str, str]], by_id: dict[str, dict], fresh: dict[str, QueryResult],
+               root: Path, week: str) -> list[QueryResult]:
+    """For each hit, the matched query's result marked ``cached`` (earlier weeks read from disk)."""
+    earlier: dict[str, dict[str, list[dict]]] = {}
+    out = []
+    for query_id, (matched, matched_week) in sorted(hits.items()):
+        if query_id not in by_id:
+            continue
+        sample = by_id[query_id]
+        if matched in fresh:
+            out.append(fresh[matched].as_cached(query_id, sample["main_category"]))
+            continue
+        if matched_week not in earlier:
+            earlier[matched_week] = _analyses_of(root, matched_week)
+        rows = earlier[matched_week].get(matched)
+        if rows is None:
+            raise InputError(f"cache hit {query_id}: matched query {matched} has no analysis in week "
+                             f"{matched_week}; rerun analyse for that week or rebuild the cache")
+        out.append(result_from_rows(query_id, sample["main_category"], rows).as_cached(
+            query_id, sample["main_category"]))
+    return out
+
+
+def _analyses_of(root: Path, week: str) -> dict[str, list[dict]]:
+    if latest_run(root, "analyses", week) is None:
+        return {}
+    grouped: dict[str, list[dict]] = {}
+    for row in read_table(root, "analyses", week).to_pylist():
+        grouped.setdefault(row["query_id"], []).append(row)
+    return grouped
+
+
+def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
+    """The pipeline stage: analyse the week's samples and publish analyses and signals."""
+    started, began = datetime.now(timezone.utc), time.perf_counter()
+    run_id = default_run_id(week, settings)
+    samples = plain_samples(read_table(root, "samples", week))
+    hits = cache_hits(root, week)
+    todo = [s for s in samples if s["query_id"] not in hits]
+    backend = settings.models.backend
+    metrics: dict[str, float] = {}
+    if backend == "rules":
+        results = analyse_rules(todo, Path(logs), settings)
+    elif backend == "vllm":
+        from jobs.analyse.vllm_runner import analyse_vllm
+
+        results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
+    else:
+        raise InputError(f"--backend '{backend}': expected rules or vllm")
+    fresh = {r.query_id: r for r in results}
+    results += reuse_hits(hits, {s["query_id"]: s for s in samples}, fresh, Path(root), week)
+    results.sort(key=lambda r: r.query_id)
+    analyses = [row for r in results for row in analysis_rows(r, run_id)]
+    signals = [row for r in results for row in signal_rows(r, run_id)]
+    write_table(root, "analyses", week, run_id, to_arrow(Analysis, analyses))
+    write_table(root, "signals", week, run_id, to_arrow(Signal, signals))
+    status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
+    counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
+              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"]}
+    metrics.update({k: float(v) for k, v in counts.items()})
+    record_stage(root, week, run_id, settings, StageRecord(
+        stage="analyse", started=started, seconds=round(time.perf_counter() - began, 3),
+        tables={"analyses": len(analyses), "signals": len(signals)}, metrics=metrics),
+        models=_models(settings, results), prompts=_prompts(results))
+    return counts
+
+
+def _models(settings, results: list[QueryResult]) -> dict[str, str]:
+    names = {f"analyse.{s}": getattr(r, s).model for r in results[:1] for s in ("vlm", "llm")}
+    return names or {"analyse.backend": settings.models.backend}
+
+
+def _prompts(results: list[QueryResult]) -> dict[str, str]:
+    from prompts.loader import load_prompt
+
+    out = {}
+    for name in ("vlm_analysis", "llm_reasoning"):
+        template = load_prompt(name)
+        out[template.key] = template.digest()
+    return out

@@ -1,0 +1,1 @@
+"""Stage 2: the near-duplicate image cache (global feature + vector index kept across weeks)."""

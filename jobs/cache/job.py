@@ -1,0 +1,106 @@
+"""Stage 2: find the week's sampled queries whose photo re-uploads an earlier query's photo.
+
+Queries are taken in time order. Each is looked up among earlier weeks' photos and
+this week's earlier ones; above the similarity threshold it is a hit and reuses the
+matched query's analysis, otherwise it joins the index (only analysed queries are
+indexed, so a match always has an analysis to reuse). Publishes ``cache_hits`` and
+the updated index; reports the hit rate and, on generated logs, precision and recall
+against the planted near-duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from jobs.analyse.images import load_rgb
+from jobs.cache.features import colour_feature, similarity
+from jobs.cache.index import ImageIndex, cache_folder
+from jobs.common.progress import Progress
+from jobs.common.storage import default_run_id, read_table, record_stage, write_table
+from schemas.arrow import to_arrow
+from schemas.tables import CacheHit, StageRecord
+
+log = logging.getLogger("intentmine")
+
+
+def features_of(queries: list[dict], logs: Path, settings) -> np.ndarray:
+    """The cache feature of every query photo, in the given order."""
+    c = settings.cache
+    progress = Progress("cache features", total=len(queries), unit="images")
+    out = np.zeros((len(queries), 6), np.float32)
+    for i, q in enumerate(queries):
+        rgb = np.asarray(load_rgb(logs, q["image_uri"], c.feature_side, f"query {q['query_id']}"))
+        out[i] = colour_feature(rgb, c.background_scale, c.item_scale)
+        progress.update()
+    progress.close()
+    return out
+
+
+def match(queries: list[dict], vectors: np.ndarray, index: ImageIndex, week: str,
+          threshold: float, run_id: str) -> list[dict]:
+    """Hits, in time order; misses are added to ``index`` as they come."""
+    hits = []
+    for q, v in zip(queries, vectors):
+        if len(index):
+            dist, pos = index.search(v)
+            sim = float(similarity(dist[0, 0]))
+            if sim > threshold:
+                i = int(pos[0, 0])
+                hits.append({"query_id": q["query_id"], "matched_query_id": index.query_ids[i],
+                             "matched_week": index.weeks[i], "similarity": sim, "run_id": run_id})
+                continue
+        index.add(v, [q["query_id"]], week)
+    return hits
+
+
+def truth_scores(logs: Path, hits: list[dict], queries: list[dict], known: set[str]) -> dict[str, float]:
+    """Precision and recall against ``ground_truth.near_duplicate_of`` (generated logs only)."""
+    folder = Path(logs) / "ground_truth"
+    if not folder.is_dir():
+        return {}
+    import pyarrow.dataset as ds
+
+    truth = ds.dataset(folder, format="parquet").to_table(columns=["query_id", "near_duplicate_of"])
+    source = {q: s for q, s in zip(*(truth.column(c).to_pylist() for c in truth.column_names)) if s}
+    root = lambda q: source.get(q, q)  # noqa: E731 - sources of sources are the original photo
+    seen, positives = set(known), 0
+    for q in queries:
+        positives += q["query_id"] in source and root(q["query_id"]) in {root(s) for s in (source[q["query_id"]],)} \
+            and source[q["query_id"]] in seen
+        seen.add(q["query_id"])
+    correct = sum(root(h["query_id"]) == root(h["matched_query_id"]) for h in hits)
+    return {"precision": correct / len(hits) if hits else 1.0,
+            "recall": correct / positives if positives else 1.0, "planted": float(positives)}
+
+
+def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
+    """The pipeline stage: publish the week's cache hits and the updated image index."""
+    started, began = datetime.now(timezone.utc), time.perf_counter()
+    run_id = default_run_id(week, settings)
+    queries = read_table(root, "samples", week, columns=["query_id", "ts", "image_uri"]).to_pylist()
+    queries.sort(key=lambda q: (q["ts"], q["query_id"]))
+    vectors = features_of(queries, Path(logs), settings)
+    folder = cache_folder(root)
+    stored = ImageIndex.load(folder, settings.cache.index, settings.cache.hnsw_m)
+    index = stored.subset(lambda w: w < week)
+    known = set(index.query_ids)
+    hits = match(queries, vectors, index, week, settings.cache.similarity_threshold, run_id)
+    write_table(root, "cache_hits", week, run_id, to_arrow(CacheHit, hits))
+    kept = stored.subset(lambda w: w != week)
+    mine = index.subset(lambda w: w == week)
+    kept.add(mine.vectors(), mine.query_ids, week)
+    kept.save(folder)
+    metrics = {"queries": float(len(queries)), "hits": float(len(hits)),
+               "hit_rate": len(hits) / len(queries) if queries else 0.0, "indexed": float(len(kept))}
+    metrics.update(truth_scores(logs, hits, queries, known))
+    record_stage(root, week, run_id, settings, StageRecord(
+        stage="cache", started=started, seconds=round(time.perf_counter() - began, 3),
+        tables={"cache_hits": len(hits)}, metrics=metrics))
+    log.info("cache: %d of %d queries hit (%.1f %%)", len(hits), len(queries), 100 * metrics["hit_rate"])
+    return {"queries": len(queries), "hits": len(hits), "hit_rate": round(metrics["hit_rate"], 3),
+            **({k: round(metrics[k], 3) for k in ("precision", "recall") if k in metrics})}

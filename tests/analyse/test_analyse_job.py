@@ -1,0 +1,73 @@
+"""``intentmine analyse --backend rules`` end to end on generated logs, and its input errors."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from jobs.cli import main
+from jobs.common.storage import read_table
+from stage_data import samples_from_logs, write_samples
+
+WEEK = "2026-W47"
+
+
+@pytest.fixture(scope="module")
+def samples(small_logs):
+    return samples_from_logs(small_logs, limit=120)
+
+
+def analyse(root, logs, *extra) -> int:
+    return main(["-q", "analyse", "--root", str(root), "--week", WEEK, "--logs", str(logs),
+                 "--backend", "rules", *extra])
+
+
+def test_rules_backend_writes_labelled_analyses_and_signals(tmp_path, small_logs, samples):
+    write_samples(tmp_path, WEEK, samples)
+    assert analyse(tmp_path, small_logs) == 0
+    analyses = read_table(tmp_path, "analyses", WEEK).to_pylist()
+    signals = read_table(tmp_path, "signals", WEEK).to_pylist()
+    assert len(analyses) == 2 * len(samples)
+    assert {a["backend"] for a in analyses} == {"rules"} and {a["status"] for a in analyses} == {"ok"}
+    assert {s["backend"] for s in signals} == {"rules"}
+    assert {s["query_id"] for s in signals} == {s["query_id"] for s in samples}
+    first = signals[0]
+    assert first["order"] == 1 and first["prompt_name"] == "llm_reasoning" and first["model"].startswith("rules-v")
+    assert len({s["action"] for s in signals}) > 5
+
+
+def test_rerun_is_deterministic(tmp_path, small_logs, samples):
+    write_samples(tmp_path, WEEK, samples[:30])
+    assert analyse(tmp_path, small_logs) == 0
+    once = read_table(tmp_path, "signals", WEEK)
+    assert analyse(tmp_path, small_logs) == 0
+    assert read_table(tmp_path, "signals", WEEK).equals(once)
+
+
+def _with_image(samples, uri):
+    broken = copy.deepcopy(samples[:3])
+    broken[1]["image_uri"] = uri
+    return broken
+
+
+def test_missing_image_names_query_and_file(tmp_path, small_logs, samples, capsys):
+    write_samples(tmp_path, WEEK, _with_image(samples, "images/queries/nope.png"))
+    assert analyse(tmp_path, small_logs) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert samples[1]["query_id"] in err and "not found" in err and "nope.png" in err
+
+
+def test_corrupt_image_names_query_and_file(tmp_path, small_logs, samples, capsys):
+    bad = tmp_path / "corrupt.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    write_samples(tmp_path, WEEK, _with_image(samples, bad.as_uri()))
+    assert analyse(tmp_path, small_logs) == 2
+    err = capsys.readouterr().err
+    assert "corrupt.png" in err and "cannot be decoded" in err and samples[1]["query_id"] in err
+
+
+def test_missing_samples_is_a_clear_error(tmp_path, small_logs, capsys):
+    assert analyse(tmp_path, small_logs) == 2
+    assert "samples" in capsys.readouterr().err

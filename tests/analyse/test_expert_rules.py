@@ -1,0 +1,99 @@
+"""Each expert rule fires on drawn images or metadata made to trigger it, and only then."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from jobs.analyse.expert_rules import load_rules
+
+from tests_analyse_helpers import PALETTE, RULES, drawn, features, product
+
+
+def fired(f: dict) -> set[str]:
+    return {r.id for r in RULES.fired(f)}
+
+
+def test_baseline_fires_only_the_fallback():
+    assert fired(features()) == {"no_rule"}
+
+
+def test_dominant_colour_is_named_on_real_pixels():
+    assert PALETTE.dominant(drawn("blue"))[0] == "blue"
+    assert PALETTE.dominant(drawn("gold"))[0] == "gold"
+
+
+def test_colour_mismatch_on_drawn_photos():
+    f = features(products=[drawn("blue", seed=i) for i in range(6)])
+    assert f["query_colour"] == "red" and f["colour_agreement"] == 0
+    assert "colour_mismatch" in fired(f)
+    assert RULES.rules[1].info_for(f) == "red"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.asarray(Image.fromarray(drawn("red")).filter(ImageFilter.GaussianBlur(4))),
+    lambda: (drawn("red") * 0.08).astype(np.uint8),
+    lambda: np.full((64, 64, 3), 250, np.uint8),
+])
+def test_unclear_photo_stops_other_rules(make):
+    f = features(query=make(), products=[drawn("blue", seed=i) for i in range(6)])
+    assert fired(f) == {"unclear_photo"}
+
+
+def test_low_price_band_against_the_usual_price():
+    items = [product(i, price=40 + i) for i in range(8)]
+    assert "low_price_band" in fired(features(items=items, references={"t-shirt": 100.0}))
+    assert "low_price_band" not in fired(features(items=items, references={"t-shirt": 45.0}))
+
+
+def test_mixed_categories_on_category_entropy():
+    cats = ["apparel", "home", "toys", "food", "beauty", "medicine"]
+    assert "mixed_categories" in fired(features(items=[product(i, main_category=c) for i, c in enumerate(cats)]))
+
+
+def test_brand_disagreement_needs_many_brands():
+    items = [product(i, brand=f"B{i}") for i in range(6)]
+    assert "brand_disagreement" in fired(features(items=items))
+
+
+def test_spec_mismatch_for_parts():
+    items = [product(i, main_category="electronics parts", subcategory="screw", spec_model=f"M{i}")
+             for i in range(6)]
+    assert "spec_mismatch" in fired(features(items=items, category="electronics parts"))
+
+
+def test_medicine_information():
+    items = [product(i, main_category="medicine", subcategory="vitamins") for i in range(6)]
+    assert "medicine_information" in fired(features(items=items, category="medicine"))
+
+
+def test_jewellery_material_price():
+    items = [product(i, price=50, main_category="jewellery", subcategory="ring") for i in range(6)]
+    got = fired(features(items=items, category="jewellery", references={"ring": 600.0}))
+    assert "jewellery_material_price" in got
+
+
+def test_style_mismatch_on_patterns():
+    items = [product(i, pattern=p) for i, p in enumerate(["plain", "striped", "floral", "checked", "logo", "dots"])]
+    assert "style_mismatch" in fired(features(items=items))
+
+
+def test_weak_similarity():
+    assert "weak_similarity" in fired(features(items=[product(i, sim=0.6) for i in range(6)]))
+
+
+def test_rules_file_errors_are_one_line(tmp_path):
+    from jobs.common.errors import InputError
+
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("name: x\nversion: 1\nunknown: 2\n")
+    with pytest.raises(InputError, match="rules.yaml"):
+        load_rules(bad)
+    with pytest.raises(InputError, match="not found"):
+        load_rules(tmp_path / "missing.yaml")
+
+
+def test_prompt_text_lists_every_rule():
+    text = RULES.prompt_text()
+    assert all(f"[{r.id}]" in text for r in RULES.rules)

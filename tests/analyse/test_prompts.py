@@ -1,0 +1,51 @@
+"""Prompt templates: strict loading, loud missing variables, static content first."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.analyse.expert_rules import load_rules
+from prompts.loader import PromptError, PromptTemplate, load_prompt, shared_prefix_share
+from schemas.llm import RESPONSE_MODELS
+
+NAMES = ("vlm_analysis", "llm_reasoning", "ontology_proposal", "reasoning_compression")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_prompt_loads_and_names_its_response_model(name):
+    template = load_prompt(name)
+    assert template.key == f"{name}/v1"
+    assert template.response_model in RESPONSE_MODELS
+
+
+def test_missing_variable_is_named():
+    template = load_prompt("llm_reasoning")
+    with pytest.raises(PromptError, match="missing variable 'metadata_table'"):
+        template.render_user(vlm_analysis="{}", features="x")
+
+
+def test_unknown_field_in_yaml_is_rejected(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "v1.yaml").write_text("name: p\nversion: 1\ndescription: d\nresponse_model: VlmAnalysis\n"
+                                    "system: s\nuser: u\ntemperature: 3\n")
+    with pytest.raises(PromptError, match="temperature"):
+        load_prompt("p", folder=tmp_path)
+
+
+def test_undeclared_variable_in_template_fails():
+    template = PromptTemplate(name="x", version=1, description="d", response_model="VlmAnalysis",
+                              system="s", user="hello {who}")
+    with pytest.raises(PromptError, match="undeclared variable 'who'"):
+        template.render_user()
+
+
+def test_static_content_is_a_shared_prefix():
+    template = load_prompt("llm_reasoning")
+    rules = load_rules().prompt_text()
+    messages = [template.render({"expert_rules": rules},
+                                {"vlm_analysis": f"analysis {i}", "features": "f", "metadata_table": "m"})
+                for i in range(3)]
+    assert messages[0][0] == messages[1][0] and messages[0][0]["role"] == "system"
+    assert "[colour_mismatch]" in messages[0][0]["content"]
+    assert shared_prefix_share(messages) > 0.5
