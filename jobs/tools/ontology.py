@@ -74,7 +74,7 @@ def apply_tools(onto: dict, registry: dict, examples: dict[str, list[str]], prom
     onto = copy.deepcopy(onto)
     tools = sorted(registry["tools"].values(), key=lambda t: t["index"])
     for tool in tools:
-        kw = keywords_for(tool["title"], examples.get(tool["tool_id"], []))
+        kw = keywords_for(tool["title"], examples.get(tool["tool_id"], [])) if tool["status"] == "approved" else []
         if tool["status"] == "approved" and tool["kind"] == "sub":
             cat = _category(onto, tool["main_category"], words(tool["main_category"]))
             sub = _find(cat["subcategories"], tool["subcategory"]) or _find(cat["subcategories"], tool["title"])
