@@ -49,6 +49,10 @@ def planner_targets(rows: pd.DataFrame, indices: dict[str, int], max_chars: int)
     picked = rows[rows["tool_id"].isin(indices.keys())][["query_id", "order", "tool_id", "info"]].copy()
     picked["index"] = picked["tool_id"].map(indices).astype("int64")
     picked = picked.sort_values(["query_id", "order"], kind="stable").drop_duplicates(["query_id", "index"])
+    if not len(picked):
+        return pa.table({"query_id": pa.array([], pa.string()), "reasoning": pa.array([], pa.string()),
+                         "tool_indices": pa.array([], pa.list_(pa.int64())),
+                         "tool_infos": pa.array([], pa.list_(pa.string())), "target": pa.array([], pa.string())})
     keys = picked["query_id"].to_numpy()
     queries, tool_indices = _lists(keys, pa.array(picked["index"].to_numpy(), pa.int64()))
     _, tool_infos = _lists(keys, pa.array(picked["info"].astype(str).to_numpy(), pa.string()))

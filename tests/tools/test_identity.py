@@ -130,3 +130,11 @@ def test_the_registry_refuses_bad_transitions():
     assert reg.apply_decision(registry, {"tool_id": tid, "action": "retire"})
     with pytest.raises(Exception, match="is retired: cannot rename it"):
         reg.apply_decision(registry, {"tool_id": tid, "action": "rename", "value": "x"})
+
+
+def test_a_week_with_only_noise_and_other_publishes_an_empty_list(tmp_path):
+    write_week(tmp_path, W1, [("q1", None, None, -1, "odd", "x"), ("q2", "price", "other", None, "meh", "")])
+    counts = run_tools(None, tmp_path, W1, settings())
+    assert counts["tools"] == 0 and counts["training_samples"] == 0
+    assert read_table(tmp_path, "training_samples", W1).num_rows == 0
+    assert export_path(tmp_path, W1, RUN).read_text() == ""
