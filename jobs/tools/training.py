@@ -34,7 +34,14 @@ def active_indices(registry: dict) -> dict[str, int]:
 
 def catalogue(registry: dict) -> str:
     tools = sorted((t for t in registry["tools"].values() if t["status"] in ACTIVE), key=lambda t: t["index"])
-    return "\n".join(f"({t['index']}) {t['title']}" for t in tools)
+    return "\n".join(f"({t['index']}) {t['title']} [{_where(t)}]" for t in tools)
+
+
+def _where(tool: dict) -> str:
+    """The group a tool came from, so equal titles under different categories stay apart."""
+    if tool["kind"] == "sub":
+        return f"{tool['main_category']} › {tool['subcategory']}"
+    return "auxiliary cluster"
 
 
 def _lists(keys: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.ListArray]:
