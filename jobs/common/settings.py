@@ -135,6 +135,7 @@ class ToolsSettings(_Section):
     report_examples: int = Field(3, ge=1)
     ontology: str = ""  # the ontology clustering used: the base of the next version (docs/tools.md)
     promoted_category: str = "new tools"  # main category that approved auxiliary-cluster tools join
+    sft_catalogue: bool = False  # repeat the tool catalogue in every SFT system message
 
 
 class Settings(BaseSettings):

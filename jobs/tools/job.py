@@ -106,7 +106,7 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
                               prev_nodes.to_pandas() if prev_nodes is not None else None)
         write_table(root, "clusters", week, run_id, nodes)
         tables["clusters"] = nodes.num_rows
-    export_jsonl(training, registry, export_path(root, week, run_id))
+    export_jsonl(training, registry, export_path(root, week, run_id), cfg.sft_catalogue)
     ontology = next_ontology(root, registry, tools, cfg.ontology, cfg.promoted_category)
     reg.save(root, registry)
     counts = {"tools": tools.num_rows, "new_tools": len(set(registry["tools"]) - before),

@@ -120,10 +120,21 @@ def training_samples(rows: pd.DataFrame, registry: dict, samples: pa.Table | Non
     return joined.select(arrow_schema(TrainingSample).names).cast(arrow_schema(TrainingSample))
 
 
-def export_jsonl(samples: pa.Table, registry: dict, path: Path) -> Path:
-    """One chat-format SFT record per line (system / user with the image / assistant), atomically."""
-    system = f"{SYSTEM}\nTools:\n{catalogue(registry)}"
+def export_jsonl(samples: pa.Table, registry: dict, path: Path, with_catalogue: bool = False) -> Path:
+    """One chat-format SFT record per line (system / user with the image / assistant), atomically.
+
+    Indices never change meaning, so the planner can learn them without the catalogue in
+    its prompt; the catalogue goes once into ``tools.json`` beside the export (and into
+    every system message only when ``with_catalogue``).
+    """
+    version = samples.column("list_version")[0].as_py() if samples.num_rows else None
+    system = f"{SYSTEM}\nTool list version {version}." + (f"\nTools:\n{catalogue(registry)}" if with_catalogue else "")
     path.parent.mkdir(parents=True, exist_ok=True)
+    active = sorted((t for t in registry["tools"].values() if t["status"] in ACTIVE), key=lambda t: t["index"])
+    _replace(path.with_name("tools.json"), json.dumps(
+        {"tool_list_version": version, "tools": [{"index": t["index"], "tool_id": t["tool_id"], "title": t["title"],
+                                                  "group": _where(t), "status": t["status"]} for t in active]},
+        ensure_ascii=False, indent=1))
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     cols = samples.select(["query_id", "query_image_uri", "retrieval", "target", "list_version"]).to_pydict()
     with open(tmp, "w", encoding="utf-8") as out:
@@ -136,3 +147,9 @@ def export_jsonl(samples: pa.Table, registry: dict, path: Path) -> Path:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -111,11 +111,17 @@ def test_sft_export_is_chat_format(tmp_path):
     assert q1["tool_list_version"] == 1
     system, user, answer = (m["content"] for m in q1["messages"])
     colour, brand = tools.loc["colour condition", "index"], tools.loc["brand condition", "index"]
-    assert f"({colour}) colour condition" in system and f"({brand}) brand condition" in system
+    assert system.endswith("Tool list version 1.")  # indices are stable: no catalogue needed
+    catalogue = json.loads(export_path(tmp_path, W1, RUN).with_name("tools.json").read_text())
+    assert {(t["index"], t["title"]) for t in catalogue["tools"]} >= {(colour, "colour condition"),
+                                                                      (brand, "brand condition")}
     assert user[0] == {"type": "image_url", "image_url": {"url": "images/q1.png"}}
     assert user[1]["type"] == "text" and "[1] item 1 | price 10" in user[1]["text"]
     assert answer == (f"Reasoning: reasoning of q1\nTools: ({colour}) ({brand})\n"
                       f"Info:\n({colour}) black\n({brand}) Blendy")
+    run_tools(None, tmp_path, W1, settings(sft_catalogue=True))
+    system = json.loads(export_path(tmp_path, W1, RUN).read_text().splitlines()[0])["messages"][0]["content"]
+    assert f"({colour}) colour condition [{SCR} › colour condition]" in system
 
 
 def test_the_registry_refuses_bad_transitions():
