@@ -135,7 +135,7 @@ def main() -> None:
 | `report` (tree, tools, changes, manifest; one HTML file of {report['bytes'] / 1024:,.0f} KiB) | {t_report:.1f} |
 
 {counts['tools']} tools, {counts['training_samples']:,} training samples, SFT export
-{jsonl.stat().st_size / 1024 ** 2:,.0f} MiB (mostly the tool catalogue repeated in every system message);
+{jsonl.stat().st_size / 1024 ** 2:,.0f} MiB (the catalogue once in tools.json, `sft_catalogue` off);
 peak resident memory of the process {peak:,.1f} GiB. Load average at the end {os.getloadavg()[0]:.1f}
 (other jobs shared the 2 cores; the rerun ran slower than the first run, not investigated)."""
     print(body)
