@@ -72,7 +72,7 @@ def field_importance(retrieved):
     n = retrieved.groupBy("query_id").agg(F.count(F.lit(1)).alias("n"))
     values = retrieved.select("query_id", F.explode("metadata").alias("field", "value"))
     counts = values.groupBy("query_id", "field").agg(
-        F.count("value").alias("filled"), F.countDistinct("value").alias("distinct"))
+        F.count("value").alias("filled"), F.size(F.collect_set("value")).alias("distinct"))
     fill = F.col("filled") / F.col("n")
     variety = F.when(F.col("filled") > 1, (F.col("distinct") - 1) / (F.col("filled") - 1)) \
         .otherwise(F.lit(0.0))

@@ -28,9 +28,24 @@ def _location(path: Path | str) -> str:
     return text if "://" in text else str(Path(text).resolve())
 
 
-def build_tables(spark, logs: str, week: str, settings, run_id: str) -> dict:
-    """The four output DataFrames of the week (lazy), plus ``events`` and ``flagged``."""
-    from pyspark import StorageLevel
+def materialize(df, step: str, timings: dict):
+    """Compute ``df`` once and cut its lineage, so later steps neither recompute nor re-plan it.
+
+    A local checkpoint lives on the executors: a lost executor fails the job, which the
+    scheduler's retry reruns whole (outputs are only published at the end).
+    """
+    began = time.perf_counter()
+    df = df.localCheckpoint(eager=True)
+    timings[f"{step}_s"] = round(time.perf_counter() - began, 2)
+    log.info("sample: %s in %.1fs", step, timings[f"{step}_s"])
+    return df
+
+
+def build_tables(spark, logs: str, week: str, settings, run_id: str, timings: dict) -> dict:
+    """The four output DataFrames of the week, plus the events' count per query type.
+
+    Raises InputError when the week has no search events.
+    """
     from pyspark.sql import functions as F
 
     from jobs.sample import context
@@ -43,57 +58,66 @@ def build_tables(spark, logs: str, week: str, settings, run_id: str) -> dict:
     start, end = week_bounds(week)
     raw = read_logs(spark, logs, start)
     in_week = (F.col("ts") >= F.lit(start)) & (F.col("ts") < F.lit(end))
-    events = raw.events.where(in_week)
+    events = materialize(raw.events.where(in_week), "read_events", timings)
+    by_type = {row["query_type"]: row["count"] for row in events.groupBy("query_type").count().collect()}
+    if not by_type:
+        raise InputError(f"table search_events: no events in week {week} under {logs}/search_events")
     no_click = no_click_queries(week_image_queries(events, start, end), raw.clicks, s.click_window_s)
-    flagged = flag_no_click(no_click, events, logs, s).persist(StorageLevel.MEMORY_AND_DISK)
+    flagged = materialize(flag_no_click(no_click, events, logs, s), "no_click_and_filters", timings)
     kept = flagged.where(F.col("reason").isNull())
     kept_impressions = raw.impressions.join(kept.select("query_id"), "query_id", "left_semi")
-    retrieved = context.retrieved_products(kept_impressions, raw.products, s.max_products)
-    retrieved = retrieved.persist(StorageLevel.MEMORY_AND_DISK)
-    kept = kept.join(context.main_categories(retrieved, s.category_top_k), "query_id", "left") \
-        .withColumn("n_results", F.coalesce(F.col("n_results"), F.lit(0)))
+    retrieved = materialize(context.retrieved_products(kept_impressions, raw.products, s.max_products),
+                            "retrieved_products", timings)
+    kept = materialize(kept.join(context.main_categories(retrieved, s.category_top_k), "query_id", "left")
+                       .withColumn("n_results", F.coalesce(F.col("n_results"), F.lit(0))),
+                       "categories", timings)
     sampled = (stratified_sample(kept, s.per_category, s.seed)
                .join(context.product_lists(retrieved), "query_id", "inner")
                .join(context.top_fields(retrieved, s.top_fields), "query_id", "left")
                .withColumn("top_fields", F.coalesce(F.col("top_fields"), F.array().cast("array<string>"))))
     run = F.lit(run_id)
     return {
-        "events": events,
-        "flagged": flagged,
+        "by_type": by_type,
         "no_click_queries": conform(kept.withColumn("run_id", run), NoClickQuery),
         "filtered_queries": conform(flagged.where(F.col("reason").isNotNull()).withColumn("run_id", run),
                                     FilteredQuery),
         "rejected_rows": conform(raw.rejected.withColumn("run_id", run), RejectedRow),
         "samples": conform(sampled.withColumn("run_id", run), Sample),
-        "_cached": (flagged, retrieved),
     }
 
 
-def publish(df, root: Path | str, table: str, week: str, run_id: str, order: list[str]) -> int:
-    """Write one table aside and publish it whole; return its row count (read back)."""
+def publish(df, root: Path | str, table: str, week: str, run_id: str, order: list[str]) -> None:
+    """Write one table aside and publish it whole (``storage.publishing``)."""
     with publishing(root, table, week, run_id) as staging:
         df.sortWithinPartitions(*order).write.parquet(str(staging))
+
+
+def _read_back(root: Path | str, table: str, week: str, run_id: str, columns: list[str]):
+    """Some columns of a published run, with pyarrow (no Spark job for a few counts)."""
+    import pyarrow.dataset as ds
+
     folder = table_dir(root, table, week, run_id)
-    return df.sparkSession.read.parquet(str(folder)).count()
+    return ds.dataset(str(folder), format="parquet", exclude_invalid_files=True).to_table(columns=columns)
 
 
-def _counts(spark, root: Path | str, week: str, run_id: str) -> dict:
-    """Per-reason, per-table and per-category counts, read back from the published run."""
-    def read(table):
-        return spark.read.parquet(str(table_dir(root, table, week, run_id)))
+def _counts(root: Path | str, week: str, run_id: str) -> dict:
+    """Rows per table, per reason and per category, read back from the published run."""
+    def grouped(table, *keys):
+        counts = _read_back(root, table, week, run_id, list(keys)).group_by(list(keys)).aggregate(
+            [([], "count_all")]).sort_by([(k, "ascending") for k in keys]).to_pylist()
+        return {"/".join(str(r[k]) for k in keys): r["count_all"] for r in counts}
 
-    def grouped(df, *keys):
-        return {"/".join(str(v) for v in row[:-1]): row[-1]
-                for row in df.groupBy(*keys).count().orderBy(*keys).collect()}
-
-    samples = read("samples").select("main_category", "category_population", "category_sampled").distinct()
+    samples = _read_back(root, "samples", week, run_id,
+                         ["main_category", "category_population", "category_sampled"])
+    categories = samples.group_by(["main_category", "category_population", "category_sampled"]) \
+        .aggregate([]).sort_by("main_category").to_pylist()
     return {
-        "filtered": grouped(read("filtered_queries"), "reason"),
-        "rejected": grouped(read("rejected_rows"), "table", "reason"),
+        "rows": {t: _read_back(root, t, week, run_id, []).num_rows for t in OUTPUTS},
+        "filtered": grouped("filtered_queries", "reason"),
+        "rejected": grouped("rejected_rows", "table", "reason"),
         "categories": {r["main_category"]: {"population": r["category_population"],
-                                            "sampled": r["category_sampled"]}
-                       for r in samples.orderBy("main_category").collect()},
-        "no_click_by_category": grouped(read("no_click_queries"), "main_category"),
+                                            "sampled": r["category_sampled"]} for r in categories},
+        "no_click_by_category": grouped("no_click_queries", "main_category"),
     }
 
 
@@ -109,25 +133,24 @@ def run_sample(logs: Path | str, root: Path | str, week: str, settings) -> dict:
     run_id = default_run_id(week, settings)
     spark = get_spark(settings.spark)
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-    tables = build_tables(spark, _location(logs), week, settings, run_id)
-    events = tables["events"].groupBy("query_type").count().collect()
-    by_type = {row["query_type"]: row["count"] for row in events}
-    if not by_type:
-        raise InputError(f"table search_events: no events in week {week} under {logs}/search_events")
+    timings: dict[str, float] = {}
+    tables = build_tables(spark, _location(logs), week, settings, run_id, timings)
+    by_type = tables["by_type"]
     log.info("sample %s: %s events, run %s", week, f"{sum(by_type.values()):,}", run_id)
-    rows = {}
     for table, order in (("rejected_rows", ["table", "row_key"]), ("filtered_queries", ["query_id"]),
                          ("no_click_queries", ["query_id"]), ("samples", ["main_category", "sample_rank"])):
-        rows[table] = publish(tables[table], root, table, week, run_id, order)
-        log.info("sample %s: published %s (%s rows)", week, table, f"{rows[table]:,}")
-    for cached in tables["_cached"]:
-        cached.unpersist()
-    counts = _counts(spark, root, week, run_id)
+        began = time.perf_counter()
+        publish(tables[table], root, table, week, run_id, order)
+        timings[f"write_{table}_s"] = round(time.perf_counter() - began, 2)
+        log.info("sample %s: published %s in %.1fs", week, table, timings[f"write_{table}_s"])
+    counts = _counts(root, week, run_id)
+    rows = counts["rows"]
     seconds = time.perf_counter() - clock
     summary = _summary(week, run_id, by_type, rows, counts, seconds)
+    summary["timings"] = timings
+    metrics = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float))}
     record_stage(root, week, run_id, settings, StageRecord(
-        stage="sample", started=started, seconds=seconds, tables=rows,
-        metrics={k: float(v) for k, v in summary.items() if isinstance(v, (int, float))}),
+        stage="sample", started=started, seconds=seconds, tables=rows, metrics=metrics | timings),
         inputs={"logs": _location(logs)})
     return summary
 

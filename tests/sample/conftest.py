@@ -23,14 +23,14 @@ MONDAY = dt.datetime(2026, 11, 16, tzinfo=dt.timezone.utc)
 def spark():
     from jobs.common.spark import get_spark
 
-    session = get_spark(SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="1g"))
+    session = get_spark(SparkSettings(master="local[2]", shuffle_partitions=1, driver_memory="1g"))
     yield session
     session.stop()
 
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(spark=SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="1g"))
+    return Settings(spark=SparkSettings(master="local[2]", shuffle_partitions=1, driver_memory="1g"))
 
 
 def at(seconds: float, day: int = 0) -> dt.datetime:
