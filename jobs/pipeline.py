@@ -22,6 +22,8 @@ log = logging.getLogger("intentmine")
 STAGES: dict[str, str] = {
     "validate": "jobs.pipeline:validate_logs",
     "sample": "jobs.sample.run:run_sample",
+    "cache": "jobs.cache.job:run_cache",
+    "analyse": "jobs.analyse.job:run_analyse",
 }
 
 
@@ -88,15 +90,21 @@ def run_week_stage(stage: str, logical_date: dt.datetime, params: dict) -> dict:
     return run_week(logs, root, week, settings, stage, stage)[stage]
 
 
-def _show(value) -> str:
+RATIO_WORDS = ("rate", "share", "precision", "recall", "accuracy")
+
+
+def _show(value, key: str = "") -> str:
+    """A count with separators, a ratio as a percentage, anything else compactly."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.1%}" if 0 < abs(value) < 1 else f"{value:,.1f}"
+        if any(word in key for word in RATIO_WORDS) and not key.endswith("_s"):
+            return f"{value:.1%}"
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_show(v, str(k))}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -106,8 +114,8 @@ def format_results(results: dict[str, dict]) -> str:
     for name, counts in results.items():
         flat = {k: v for k, v in counts.items() if k != "seconds" and not isinstance(v, dict)}
         lines.append(f"  {name:<10} {counts.get('seconds', 0):>7.1f}s  "
-                     + "  ".join(f"{k} {_show(v)}" for k, v in flat.items()))
+                     + "  ".join(f"{k} {_show(v, k)}" for k, v in flat.items()))
         for key, value in counts.items():
             if isinstance(value, dict):
-                lines.append(f"  {'':<10} {'':>8}  {key}: {_show(value)}")
+                lines.append(f"  {'':<10} {'':>8}  {key}: {_show(value, key)}")
     return "\n".join(lines)
