@@ -1,0 +1,163 @@
+"""An asynchronous client for vLLM's OpenAI-compatible server, built to scale and resume.
+
+- bounded concurrency (a semaphore per client, i.e. per server and process);
+- structured output: ``response_format`` with the pydantic model's JSON schema, and
+  the answer validated against the same model;
+- timeouts; retries with exponential back-off and full jitter on timeouts, connection
+  errors, 429 and 5xx, and on answers that do not validate;
+- every finished request checkpointed the moment it finishes, keyed by
+  :func:`~jobs.analyse.checkpoint.request_key`, so a rerun sends only what is missing;
+- an answer still invalid after the retries is a ``failed`` outcome with its raw text;
+- a server that stays unreachable raises :class:`EndpointUnreachable` naming it, and
+  what finished before stays checkpointed;
+- accounting: requests, attempts, retries, failures, tokens, latencies, peak in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import openai
+from pydantic import BaseModel, ValidationError
+
+from jobs.analyse.checkpoint import Checkpoint
+from jobs.common.errors import InputError
+
+RETRYABLE = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
+             openai.InternalServerError)
+
+
+class EndpointUnreachable(InputError):
+    """The server could not be reached after the retries; the message names the endpoint."""
+
+
+@dataclass
+class ModelRequest:
+    key: str
+    messages: list[dict]
+    response_model: type[BaseModel]
+
+
+@dataclass
+class Accounting:
+    requests: int = 0
+    resumed: int = 0
+    attempts: int = 0
+    retries: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latencies: list[float] = field(default_factory=list)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+
+    def metrics(self, prefix: str) -> dict[str, float]:
+        lat = sorted(self.latencies) or [0.0]
+        return {f"{prefix}_{k}": float(v) for k, v in (
+            ("requests", self.requests), ("resumed", self.resumed), ("attempts", self.attempts),
+            ("retries", self.retries), ("failed", self.failed), ("prompt_tokens", self.prompt_tokens),
+            ("completion_tokens", self.completion_tokens), ("peak_in_flight", self.peak_in_flight),
+            ("latency_p50_s", lat[len(lat) // 2]), ("latency_p95_s", lat[int(len(lat) * 0.95)]))}
+
+
+class ModelClient:
+    """One server and model; :meth:`complete` returns an outcome dict (see checkpoint FIELDS)."""
+
+    def __init__(self, base_url: str, model: str, settings, checkpoint: Checkpoint | None = None,
+                 concurrency: int | None = None, api_key: str = "EMPTY"):
+        self.base_url, self.model, self.s = base_url, model, settings
+        self.limit = concurrency or settings.concurrency
+        self.checkpoint = checkpoint
+        self.stats = Accounting()
+        self._semaphore = asyncio.Semaphore(self.limit)
+        self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=self.limit,
+                                                           max_keepalive_connections=self.limit))
+        self._api = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0,
+                                       timeout=settings.timeout_s, http_client=self._http)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return random.uniform(0, min(self.s.backoff_max_s, self.s.backoff_base_s * 2 ** attempt))
+
+    async def complete(self, request: ModelRequest) -> dict:
+        self.stats.requests += 1
+        if self.checkpoint is not None:
+            done = self.checkpoint.get(request.key)
+            if done is not None:
+                self.stats.resumed += 1
+                return done
+        async with self._semaphore:
+            outcome = await self._with_retries(request)
+        if self.checkpoint is not None:
+            self.checkpoint.put(request.key, outcome)
+        self.stats.failed += outcome["status"] == "failed"
+        return outcome
+
+    async def _with_retries(self, request: ModelRequest) -> dict:
+        last_error, raw = "", ""
+        for attempt in range(self.s.max_retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                await asyncio.sleep(self.backoff(attempt - 1))
+            try:
+                answer = await self._send(request)
+            except RETRYABLE as exc:
+                last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                if isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError) \
+                        and attempt == self.s.max_retries:
+                    raise EndpointUnreachable(
+                        f"model server {self.base_url} (model {self.model}) is unreachable: {last_error}") from None
+                continue
+            except openai.APIStatusError as exc:  # 4xx other than 429: retrying cannot help
+                return {"status": "failed", "output": None, "raw": str(exc.body)[:4000],
+                        "error": f"HTTP {exc.status_code}: {str(exc)[:300]}", "attempts": attempt + 1}
+            raw = answer.pop("raw")
+            try:
+                output = request.response_model.model_validate_json(raw).model_dump()
+            except ValidationError as exc:
+                last_error = f"invalid answer: {str(exc).splitlines()[0]}"
+                continue
+            return {"status": "ok", "output": output, "raw": None, "error": None, "attempts": attempt + 1, **answer}
+        return {"status": "failed", "output": None, "raw": raw, "error": last_error,
+                "attempts": self.s.max_retries + 1}
+
+    async def _send(self, request: ModelRequest) -> dict:
+        model = request.response_model
+        schema = {"name": model.__name__, "schema": model.model_json_schema(), "strict": True}
+        self.stats.attempts += 1
+        self.stats.in_flight += 1
+        self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
+        began = time.perf_counter()
+        try:
+            reply = await self._api.chat.completions.create(
+                model=self.model, messages=request.messages, max_tokens=self.s.max_tokens,
+                temperature=self.s.temperature, response_format={"type": "json_schema", "json_schema": schema},
+                extra_headers={"X-Intentmine-Key": request.key})
+        finally:
+            self.stats.in_flight -= 1
+        latency = time.perf_counter() - began
+        self.stats.latencies.append(latency)
+        usage = reply.usage
+        self.stats.prompt_tokens += usage.prompt_tokens if usage else 0
+        self.stats.completion_tokens += usage.completion_tokens if usage else 0
+        return {"raw": reply.choices[0].message.content or "", "latency_s": latency,
+                "prompt_tokens": usage.prompt_tokens if usage else None,
+                "completion_tokens": usage.completion_tokens if usage else None}
+
+
+async def run_all(client: ModelClient, requests: list[ModelRequest]) -> list[dict]:
+    """Complete every request (bounded by the client); the first unreachable-server error wins."""
+    tasks = [asyncio.ensure_future(client.complete(r)) for r in requests]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
