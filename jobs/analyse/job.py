@@ -34,13 +34,9 @@ def cache_hits(root: Path, week: str) -> dict[str, tuple[str, str]]:
 
 
 def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
-    """The ``rules`` backend over every sample, locally or on Spark (``models.partitions``)."""
+    """The ``rules`` backend over every sample, in this process."""
     from jobs.analyse.features import reference_prices
 
-    if settings.models.partitions > 0:
-        from jobs.analyse.distributed import analyse_on_spark
-
-        return analyse_on_spark(samples, logs, settings)
     analyst = RulesAnalyst(logs, settings, reference_prices(samples))
     progress = Progress("analyse (rules)", total=len(samples), unit="queries")
     results = []
@@ -92,14 +88,18 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     todo = [s for s in samples if s["query_id"] not in hits]
     backend = settings.models.backend
     metrics: dict[str, float] = {}
-    if backend == "rules":
+    if backend not in ("rules", "vllm"):
+        raise InputError(f"--backend '{backend}': expected rules or vllm")
+    if settings.models.partitions > 0:
+        from jobs.analyse.distributed import analyse_on_spark
+
+        results = analyse_on_spark(todo, Path(logs), settings, Path(root), week)
+    elif backend == "rules":
         results = analyse_rules(todo, Path(logs), settings)
-    elif backend == "vllm":
+    else:
         from jobs.analyse.vllm_runner import analyse_vllm
 
         results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
-    else:
-        raise InputError(f"--backend '{backend}': expected rules or vllm")
     fresh = {r.query_id: r for r in results}
     results += reuse_hits(hits, {s["query_id"]: s for s in samples}, fresh, Path(root), week)
     results.sort(key=lambda r: r.query_id)

@@ -39,10 +39,10 @@ def metadata_table(sample: dict) -> str:
 class Analyst:
     """Builds the two requests of a query and turns the answers into a :class:`QueryResult`."""
 
-    def __init__(self, logs: Path, root: Path, week: str, settings, samples: list[dict]):
+    def __init__(self, logs: Path, root: Path, week: str, settings, references: dict[str, float]):
         self.logs, self.m = logs, settings.models
         rules = load_rules(self.m.rules_file or None)
-        self.features = FeatureExtractor(logs, rules, self.m.feature_max_side, reference_prices(samples))
+        self.features = FeatureExtractor(logs, rules, self.m.feature_max_side, references)
         self.vlm_prompt, self.llm_prompt = load_prompt("vlm_analysis"), load_prompt("llm_reasoning")
         self.static = {"expert_rules": rules.prompt_text()}
         checkpoint = Checkpoint(Path(root) / "_checkpoints" / "analyse" / f"week={week}.sqlite")
@@ -126,9 +126,13 @@ async def _pool(analyst: Analyst, samples: list[dict], workers: int) -> list[Que
     return results
 
 
-def analyse_vllm(samples: list[dict], logs: Path, root: Path, week: str, settings) -> tuple[list[QueryResult], dict]:
-    """Analyse ``samples`` on the vLLM servers; return the results and the run's accounting."""
-    analyst = Analyst(logs, root, week, settings, samples)
+def analyse_vllm(samples: list[dict], logs: Path, root: Path, week: str, settings,
+                 references: dict[str, float] | None = None) -> tuple[list[QueryResult], dict]:
+    """Analyse ``samples`` on the vLLM servers; return the results and the run's accounting.
+
+    ``references``: usual prices per subcategory (measured on ``samples`` when None).
+    """
+    analyst = Analyst(logs, root, week, settings, reference_prices(samples) if references is None else references)
     results = asyncio.run(_pool(analyst, samples, 2 * settings.models.concurrency))
     metrics = {**analyst.vlm.stats.metrics("vlm"), **analyst.llm.stats.metrics("llm"),
                "prompt_prefix_share": shared_prefix_share(analyst.llm_messages)}
