@@ -20,14 +20,19 @@ def register(subparsers) -> None:
 
 def settings_from(args):
     """Settings from the environment, with the command-line flags on top."""
-    from jobs.common.settings import get_settings
+    from pydantic import ValidationError
+
+    from jobs.common.errors import InputError
+    from jobs.common.settings import SampleSettings, get_settings
 
     settings = get_settings()
     overrides = {k: v for k, v in (("per_category", args.per_category), ("seed", args.seed)) if v is not None}
-    if overrides:
-        settings = settings.model_copy(update={"sample": settings.sample.model_copy(update=overrides)})
-        type(settings.sample).model_validate(settings.sample.model_dump())
-    return settings
+    try:
+        sample = SampleSettings.model_validate(settings.sample.model_dump() | overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}") from None
+    return settings.model_copy(update={"sample": sample})
 
 
 def run(args) -> int:

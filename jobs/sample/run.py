@@ -32,7 +32,8 @@ def materialize(df, step: str, timings: dict):
     """Compute ``df`` once and cut its lineage, so later steps neither recompute nor re-plan it.
 
     A local checkpoint lives on the executors: a lost executor fails the job, which the
-    scheduler's retry reruns whole (outputs are only published at the end).
+    scheduler's retry reruns whole. Each table is published atomically, ``samples``
+    (what the next stage reads) last, and a rerun replaces the same run id.
     """
     began = time.perf_counter()
     df = df.localCheckpoint(eager=True)

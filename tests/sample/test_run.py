@@ -127,3 +127,22 @@ def test_a_week_without_events_is_an_error(first_run, tmp_path):
 
 def test_at_helper_is_utc():
     assert at(0).tzinfo == dt.timezone.utc
+
+
+def test_command_line_flags_override_settings_and_bad_ones_are_one_line(capsys):
+    import argparse
+
+    from jobs.sample.cli import settings_from
+
+    settings = settings_from(argparse.Namespace(per_category=5, seed=3))
+    assert (settings.sample.per_category, settings.sample.seed) == (5, 3)
+    assert cli_main(["sample", "--logs", "x", "--root", "y", "--week", WEEK, "--per-category", "0"]) == 2
+    assert capsys.readouterr().err.strip() == ("intentmine sample: error: --per-category: "
+                                               "Input should be greater than or equal to 1")
+
+
+def test_spark_submit_entry_point_reports_bad_input(first_run, tmp_path, capsys):
+    from jobs.sample.job import main as job_main
+
+    assert job_main(["--logs", str(tmp_path / "none"), "--root", str(tmp_path), "--week", WEEK]) == 2
+    assert "table search_events: no readable Parquet" in capsys.readouterr().err
