@@ -35,6 +35,7 @@ class Checkpoint:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a killed process; cheap commits
         self._db.execute(_SCHEMA)
 
     def get(self, key: str) -> dict | None:

@@ -42,19 +42,41 @@ def features_of(queries: list[dict], logs: Path, settings) -> np.ndarray:
 
 
 def match(queries: list[dict], vectors: np.ndarray, index: ImageIndex, week: str,
-          threshold: float, run_id: str) -> list[dict]:
-    """Hits, in time order; misses are added to ``index`` as they come."""
+          threshold: float, run_id: str, neighbours: int = 16) -> list[dict]:
+    """Hits, in time order; misses are added to ``index``.
+
+    Two batched searches instead of one lookup per query: every query against the
+    earlier weeks, and every query against this week's photos (``neighbours`` nearest).
+    Then one pass in time order picks, per query, the most similar earlier match among
+    the earlier weeks and this week's earlier *misses* (only analysed queries can be
+    reused). A query with more than ``neighbours`` closer look-alikes this week may
+    miss a match; with near-duplicates rare that does not happen in practice.
+    """
+    n = len(queries)
+    if n == 0:
+        return []
+    prev_d, prev_i = index.search(vectors) if len(index) else (np.full((n, 1), np.inf), np.full((n, 1), -1))
+    own = ImageIndex(index.kind, index.hnsw_m)
+    own.add(vectors, [q["query_id"] for q in queries], week)
+    own_d, own_i = own.search(vectors, min(neighbours, n))
+    missed = np.zeros(n, bool)
     hits = []
-    for q, v in zip(queries, vectors):
-        if len(index):
-            dist, pos = index.search(v)
-            sim = float(similarity(dist[0, 0]))
-            if sim > threshold:
-                i = int(pos[0, 0])
-                hits.append({"query_id": q["query_id"], "matched_query_id": index.query_ids[i],
-                             "matched_week": index.weeks[i], "similarity": sim, "run_id": run_id})
-                continue
-        index.add(v, [q["query_id"]], week)
+    for i, q in enumerate(queries):
+        best_d, source = float(prev_d[i, 0]), ("prev", int(prev_i[i, 0]))
+        for d, j in zip(own_d[i], own_i[i]):
+            if 0 <= j < i and missed[j]:
+                if d < best_d:
+                    best_d, source = float(d), ("own", int(j))
+                break  # neighbours come nearest first
+        sim = float(similarity(best_d)) if np.isfinite(best_d) else 0.0
+        if sim > threshold:
+            matched, matched_week = ((index.query_ids[source[1]], index.weeks[source[1]]) if source[0] == "prev"
+                                     else (queries[source[1]]["query_id"], week))
+            hits.append({"query_id": q["query_id"], "matched_query_id": matched, "matched_week": matched_week,
+                         "similarity": sim, "run_id": run_id})
+        else:
+            missed[i] = True
+    index.add(vectors[missed], [q["query_id"] for q, m in zip(queries, missed) if m], week)
     return hits
 
 

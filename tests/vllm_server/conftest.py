@@ -7,14 +7,11 @@ process group) when the session ends.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,67 +19,30 @@ VENV_PY = REPO / ".venv-vllm" / "bin" / "python"
 START_TIMEOUT_S = 300
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def tiny_model(artifacts_dir) -> Path:
     if not VENV_PY.exists():
         pytest.fail(f"{VENV_PY} is missing: run `make vllm` (make test does) to build the vLLM environment")
-    out = artifacts_dir / "tiny-qwen2"
+    script = Path(__file__).with_name("build_tiny_model.py")
+    out = artifacts_dir / f"tiny-qwen2-{hashlib.sha256(script.read_bytes()).hexdigest()[:8]}"  # rebuilt on change
     if not (out / "BUILT").exists():
-        subprocess.run([str(VENV_PY), str(Path(__file__).with_name("build_tiny_model.py")), str(out)],
+        subprocess.run([str(VENV_PY), str(script), str(out)],
                        check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     return out
 
 
 @pytest.fixture(scope="session")
 def vllm_url(tiny_model, artifacts_dir) -> str:
-    port = free_port()
-    log = open(artifacts_dir / "vllm-server.log", "w")
-    cmd = [str(VENV_PY), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
-           "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
-           "--max-model-len", "4096", "--dtype", "float32", "--enforce-eager",
-           "--kv-cache-memory-bytes", str(64 * 2**20), "--structured-outputs-config",
-           '{"backend":"guidance","disable_any_whitespace":true}']
-    env = {**os.environ, "VLLM_CPU_OMP_THREADS_BIND": "nobind", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v1"
+    from vllm_server.server import ServerFailed, start_server, stop_server
+
     try:
-        _wait_ready(proc, url, artifacts_dir / "vllm-server.log")
+        proc, url = start_server(VENV_PY, tiny_model, artifacts_dir / "vllm-server.log", START_TIMEOUT_S)
+    except ServerFailed as exc:
+        pytest.fail(str(exc))
+    try:
         yield url
     finally:
-        _stop(proc)
-        log.close()
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"vLLM server exited with {proc.returncode}; last log lines:\n"
-                        + "\n".join(log.read_text().splitlines()[-15:]))
-        try:
-            if httpx.get(url + "/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"vLLM server not ready after {START_TIMEOUT_S}s (log: {log})")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    except ProcessLookupError:
-        pass
+        stop_server(proc)
 
 
 @pytest.fixture

