@@ -49,3 +49,19 @@ def test_static_content_is_a_shared_prefix():
     assert messages[0][0] == messages[1][0] and messages[0][0]["role"] == "system"
     assert "[colour_mismatch]" in messages[0][0]["content"]
     assert shared_prefix_share(messages) > 0.5
+
+
+def test_ontology_proposal_is_tidied_to_the_file_rules():
+    from jobs.analyse.ontology_llm import checked, sample_actions
+
+    raw = {"name": "o", "version": 1, "categories": [
+        {"name": "colour", "keywords": ["colour", "!!"], "subcategories": [
+            {"name": "other", "keywords": ["x"]}, {"name": "black", "keywords": ["black"]}]},
+        {"name": "colour", "keywords": ["dup"], "subcategories": []},
+        {"name": "price", "keywords": ["--"], "subcategories": []}]}
+    out = checked(raw)
+    assert [c["name"] for c in out["categories"]] == ["colour"]
+    assert out["categories"][0]["keywords"] == ["colour"]
+    assert [s["name"] for s in out["categories"][0]["subcategories"]] == ["black"]
+    assert sample_actions(["a", "b", "a", " "], 10, 7) == ["a", "b"]
+    assert len(sample_actions([str(i) for i in range(50)], 5, 7)) == 5

@@ -138,3 +138,15 @@ def test_server_going_away_fails_naming_it_and_keeps_what_finished(vllm_url, sma
     checkpoint = Checkpoint(tmp_path / "_checkpoints" / "analyse" / "week=2026-W47.sqlite")
     assert len(checkpoint.keys()) == finished == 3
     assert not (tmp_path / "analyses").exists()
+
+
+def test_ontology_proposal_from_actions(vllm_url, model_settings):
+    from jobs.analyse.ontology_llm import propose_ontology
+    from jobs.common.settings import Settings
+
+    settings = Settings(models=model_settings.model_copy(update={"llm_url": vllm_url, "llm_model": "tiny"}))
+    ontology = propose_ontology(["refine colour", "segment price range", "refine colour", "ask for a photo"],
+                                settings, version=2)
+    assert ontology["version"] == 2
+    OntologyProposal.model_validate({"categories": ontology["categories"]})
+    assert all(c["keywords"] for c in ontology["categories"])
