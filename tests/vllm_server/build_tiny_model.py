@@ -31,21 +31,34 @@ def corpus() -> list[str]:
     return texts
 
 
-def build_tokenizer(out: Path):
+def build_tokenizer(out: Path, specials: list[str] = SPECIALS, template: str = CHAT_TEMPLATE):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=1000, special_tokens=SPECIALS,
+    trainer = trainers.BpeTrainer(vocab_size=1000, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(corpus(), trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   bos_token=None, unk_token=None, additional_special_tokens=SPECIALS[1:])
-    fast.chat_template = CHAT_TEMPLATE
+                                   bos_token=None, unk_token=None, additional_special_tokens=specials[1:])
+    fast.chat_template = template
     fast.save_pretrained(out)
     return fast
+
+
+def prefer_closing_quotes(embed, tokenizer, generator):
+    """A shared direction in every (tied) embedding, and the quote token strongly along it:
+    the random model then closes strings early, so answers stay short and requests fast.
+    The grammar still decides what is allowed."""
+    import torch
+
+    common = torch.randn(embed.shape[1], generator=generator)
+    common = common / common.norm()
+    embed += 0.5 * common
+    embed[tokenizer.convert_tokens_to_ids('"')] += 4.0 * common
+    return embed
 
 
 def build_model(out: Path, tokenizer) -> None:
@@ -59,15 +72,7 @@ def build_model(out: Path, tokenizer) -> None:
     vocab = len(tokenizer)
     g = torch.Generator().manual_seed(0)
     rand = lambda *shape: torch.randn(*shape, generator=g) * 0.05  # noqa: E731
-    embed = rand(vocab, hidden)
-    # A shared direction in every embedding, and the closing tokens strongly along it: the
-    # random model then prefers to close strings and arrays, so answers stay short and
-    # requests fast. The grammar still decides what is allowed.
-    common = torch.randn(hidden, generator=g)
-    common = common / common.norm()
-    embed += 0.5 * common
-    for text in ('"',):
-        embed[tokenizer.convert_tokens_to_ids(text)] += 4.0 * common
+    embed = prefer_closing_quotes(rand(vocab, hidden), tokenizer, g)
     weights = {"model.embed_tokens.weight": embed, "model.norm.weight": torch.ones(hidden)}
     for i in range(layers):
         p = f"model.layers.{i}."

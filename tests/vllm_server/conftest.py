@@ -19,16 +19,39 @@ VENV_PY = REPO / ".venv-vllm" / "bin" / "python"
 START_TIMEOUT_S = 300
 
 
-@pytest.fixture(scope="session")
-def tiny_model(artifacts_dir) -> Path:
+def _built(artifacts_dir: Path, script_name: str, prefix: str) -> Path:
+    """The model that ``script_name`` builds, rebuilt whenever the build scripts change."""
     if not VENV_PY.exists():
         pytest.fail(f"{VENV_PY} is missing: run `make vllm` (make test does) to build the vLLM environment")
-    script = Path(__file__).with_name("build_tiny_model.py")
-    out = artifacts_dir / f"tiny-qwen2-{hashlib.sha256(script.read_bytes()).hexdigest()[:8]}"  # rebuilt on change
+    here = Path(__file__).parent
+    digest = hashlib.sha256(b"".join((here / n).read_bytes() for n in ("build_tiny_model.py", script_name)))
+    out = artifacts_dir / f"{prefix}-{digest.hexdigest()[:8]}"
     if not (out / "BUILT").exists():
-        subprocess.run([str(VENV_PY), str(script), str(out)],
+        subprocess.run([str(VENV_PY), str(here / script_name), str(out)],
                        check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(artifacts_dir) -> Path:
+    return _built(artifacts_dir, "build_tiny_model.py", "tiny-qwen2")
+
+
+@pytest.fixture(scope="session")
+def vision_url(artifacts_dir) -> str:
+    """A second server: the tiny Qwen2-VL, up to 13 images (query + 12 products) per prompt."""
+    from vllm_server.server import ServerFailed, start_server, stop_server
+
+    model = _built(artifacts_dir, "build_tiny_vl_model.py", "tiny-qwen2-vl")
+    try:
+        proc, url = start_server(VENV_PY, model, artifacts_dir / "vllm-vision-server.log", START_TIMEOUT_S,
+                                 name="tinyvl", extra=("--limit-mm-per-prompt", '{"image": 13}'))
+    except ServerFailed as exc:
+        pytest.fail(str(exc))
+    try:
+        yield url
+    finally:
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

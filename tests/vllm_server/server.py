@@ -22,14 +22,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(python: Path, model: Path, log_path: Path, timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
+def start_server(python: Path, model: Path, log_path: Path, timeout_s: float = 300, name: str = "tiny",
+                 extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """The flags ENVIRONMENT.md found to work for a tiny random model on the CPU."""
     port = free_port()
     cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-           "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+           "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
            "--max-model-len", "4096", "--dtype", "float32", "--enforce-eager",
            "--kv-cache-memory-bytes", str(64 * 2**20), "--structured-outputs-config",
-           '{"backend":"guidance","disable_any_whitespace":true}']
+           '{"backend":"guidance","disable_any_whitespace":true}', *extra]
     env = {**os.environ, "VLLM_CPU_OMP_THREADS_BIND": "nobind", "HF_HUB_OFFLINE": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

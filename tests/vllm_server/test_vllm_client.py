@@ -150,3 +150,20 @@ def test_ontology_proposal_from_actions(vllm_url, model_settings):
     assert ontology["version"] == 2
     OntologyProposal.model_validate({"categories": ontology["categories"]})
     assert all(c["keywords"] for c in ontology["categories"])
+
+
+def test_vision_model_reads_data_uri_photos_end_to_end(vision_url, vllm_url, small_logs, tmp_path, monkeypatch):
+    """VLM = the tiny Qwen2-VL reading the query and product photos as data: URIs."""
+    from jobs.cli import main
+    from jobs.common.storage import read_table
+    from stage_data import samples_from_logs, write_samples
+
+    write_samples(tmp_path, "2026-W47", samples_from_logs(small_logs, limit=2))
+    monkeypatch.setenv("INTENTMINE_MODELS__IMAGE_MODE", "data")
+    monkeypatch.setenv("INTENTMINE_MODELS__IMAGE_MAX_SIDE", "112")
+    assert main(["-q", "analyse", "--root", str(tmp_path), "--week", "2026-W47", "--logs", str(small_logs),
+                 "--backend", "vllm", "--vlm-url", vision_url, "--vlm-model", "tinyvl", "--llm-url", vllm_url,
+                 "--llm-model", "tiny", "--concurrency", "2"]) == 0
+    vlm = [a for a in read_table(tmp_path, "analyses", "2026-W47").to_pylist() if a["stage"] == "vlm"]
+    assert [a["status"] for a in vlm] == ["ok", "ok"] and {a["model"] for a in vlm} == {"tinyvl"}
+    assert all(a["prompt_tokens"] > 13 * 16 for a in vlm)  # 13 photos of 16 tokens each went in
