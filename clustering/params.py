@@ -1,0 +1,58 @@
+"""The clustering methods as data: the paper's defaults and the measured improvements.
+
+``PAPER`` holds the SPEC's numbers (and is where the settings take their
+defaults from). ``BEST`` switches on the improvements that won the quality
+benchmark in docs/benchmarks.md; everything else equals the paper's mode.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Fallback = Literal["dbscan", "capped", "hdbscan"]
+
+
+class MethodConfig(BaseModel):
+    """Every knob of the two-level assignment and of the fallback for the leftovers.
+
+    ``fallback``: ``dbscan`` is the paper's DBSCAN; ``capped`` re-splits any
+    cluster of more than ``max_cluster_share`` of the leftovers (at least
+    ``min_cap`` points) with a smaller ε (×``eps_shrink``) until none is too big;
+    ``hdbscan`` is scikit-learn's HDBSCAN (no ε; ``min_samples`` sets the
+    smallest cluster). ``expand_keywords`` adds distinctive terms and near-synonyms
+    found in the data to each label's keywords and assigns a second time.
+``prototype_rounds`` re-assigns that many times with s_sem measured against the
+centroid of each label's actions instead of its joined keywords.
+``main_from_subs`` lets a category score as its best subcategory at level 1.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha_main: float = Field(0.7, ge=0, le=1)
+    alpha_sub: float = Field(0.6, ge=0, le=1)
+    tau_main: float = 0.40
+    tau_sub: float = 0.35
+    eps: float = Field(0.5, gt=0)
+    min_samples: int = Field(2, ge=1)
+    fallback: Fallback = "dbscan"
+    max_cluster_share: float = Field(0.05, gt=0, le=1)
+    min_cap: int = Field(50, ge=2)
+    eps_shrink: float = Field(0.85, gt=0, lt=1)
+    expand_keywords: bool = False
+    expand_terms: int = Field(10, ge=0)
+    prototype_rounds: int = Field(0, ge=0)
+    main_from_subs: bool = False
+
+
+PAPER = MethodConfig()
+BEST = MethodConfig(fallback="capped", expand_keywords=True)
+METHODS: dict[str, MethodConfig] = {"paper": PAPER, "best": BEST}
+
+
+def method_config(method: str, **overrides) -> MethodConfig:
+    """The named preset with ``overrides`` (e.g. thresholds from settings) applied."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; expected one of {', '.join(METHODS)}")
+    return MethodConfig(**{**METHODS[method].model_dump(), **overrides})

@@ -1,0 +1,224 @@
+"""Actions in, assignments out: the clustering as a list of named, timed steps.
+
+Identical action strings are handled once: rows are reduced to distinct
+actions, then to distinct cleaned texts (what is embedded and scored), and the
+counts travel along as weights, so DBSCAN on the distinct texts gives the labels
+it would give on all rows. Results are spread back to the input rows in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from clustering.embeddings import Encoder
+from clustering.fallback import CappedDBSCAN, ChunkedDBSCAN, HDBSCANFallback
+from clustering.incremental import IncrementalFallback
+from clustering.keywords import expand_ontology
+from clustering.ontology import OTHER, LabelTable, Ontology
+from clustering.params import MethodConfig
+from clustering.tokens import STOP_WORDS, clean_action, segment
+from clustering.two_level import EmbeddedLabels, TwoLevelClusterer, prototype_labels
+
+log = logging.getLogger("intentmine")
+
+OUTPUT_COLUMNS = ["action", "main_category", "subcategory", "aux_cluster", "main_score", "sub_score"]
+
+
+@dataclass(frozen=True)
+class AuxMemory:
+    """Members of earlier weeks' auxiliary clusters: their actions and cluster ids."""
+
+    actions: list[str]
+    labels: np.ndarray
+    next_id: int | None = None
+
+
+@dataclass
+class Distinct:
+    """Rows reduced to distinct cleaned texts: ``texts[row_code[i]]`` belongs to row i."""
+
+    texts: list[str]
+    row_code: np.ndarray
+    weight: np.ndarray
+    tokens: list[list[str]] = field(default_factory=list)
+
+
+def make_fallback(config: MethodConfig, chunk_size: int = 4096):
+    """The estimator that clusters unassigned actions, as the config names it."""
+    if config.fallback == "capped":
+        return CappedDBSCAN(config.eps, config.min_samples, config.max_cluster_share,
+                            config.min_cap, config.eps_shrink, chunk_size=chunk_size)
+    if config.fallback == "hdbscan":
+        return HDBSCANFallback(min_cluster_size=max(config.min_samples, 5))
+    return ChunkedDBSCAN(config.eps, config.min_samples, chunk_size)
+
+
+def distinct_actions(actions: Sequence[str]) -> Distinct:
+    """Deduplicate raw strings, clean each once, deduplicate the cleaned texts, tokenize them."""
+    raw_code, raw_unique = pd.factorize(pd.Series(list(actions), dtype=object), sort=False)
+    cleaned = [clean_action(a) for a in raw_unique]
+    clean_code, texts = pd.factorize(pd.Series(cleaned, dtype=object), sort=False)
+    row_code = clean_code[raw_code]
+    weight = np.bincount(row_code, minlength=len(texts)).astype(np.float64)
+    tokens = [[w for w in segment(t) if w not in STOP_WORDS] for t in texts]
+    return Distinct(list(texts), row_code, weight, tokens)
+
+
+def embed_labels(table: LabelTable, encoder: Encoder) -> EmbeddedLabels:
+    """Embed each label's keywords joined by spaces (the s_sem target)."""
+    vectors = encoder.encode(table.main_texts + table.sub_texts)
+    n_main = len(table.main_texts)
+    return EmbeddedLabels(table, vectors[:n_main], vectors[n_main:])
+
+
+class _Timed:
+    """Wraps a fallback estimator to measure the time spent in its ``fit``."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.seconds = 0.0
+
+    def fit(self, X, sample_weight=None) -> "_Timed":
+        start = time.perf_counter()
+        self.labels_ = self.estimator.fit(X, sample_weight=sample_weight).labels_
+        self.seconds += time.perf_counter() - start
+        return self
+
+
+class ActionClusterer:
+    """Run the two-level clustering on raw action strings.
+
+    Parameters
+    ----------
+    encoder : Encoder
+        Gives the embeddings (model call and cache live there).
+    config : MethodConfig
+        The method: the paper's defaults or an improved preset.
+    chunk_size : int
+        Block size of the neighbour search in the fallback.
+
+    Attributes
+    ----------
+    timings_ : dict, seconds per step of the last run.
+    counts_ : dict, rows, distinct texts, assigned and clustered texts of the last run.
+    ontology_ : Ontology, the ontology used (expanded when the config asks for it).
+    """
+
+    def __init__(self, encoder: Encoder, config: MethodConfig, chunk_size: int = 4096):
+        self.encoder = encoder
+        self.config = config
+        self.chunk_size = chunk_size
+
+    @contextmanager
+    def _step(self, name: str):
+        start = time.perf_counter()
+        yield
+        self._add_time(name, time.perf_counter() - start)
+        log.info("cluster: %s took %.1fs", name, self.timings_[name])
+
+    def _add_time(self, name: str, seconds: float) -> None:
+        self.timings_[name] = self.timings_.get(name, 0.0) + seconds
+
+    def run(self, actions: Sequence[str], ontology: Ontology, memory: AuxMemory | None = None) -> pd.DataFrame:
+        """One output row per input action, in input order (columns :data:`OUTPUT_COLUMNS`)."""
+        self.timings_, cfg = {}, self.config
+        with self._step("deduplicate and tokenize"):
+            data = distinct_actions(actions)
+        log.info("cluster: %s rows, %s distinct texts", f"{len(actions):,}", f"{len(data.texts):,}")
+        with self._step("embed actions"):
+            X = self.encoder.encode(data.texts)
+        fallback = self._fallback(memory)
+        model = self._assign(data, X, ontology, fallback)
+        if cfg.expand_keywords:
+            with self._step("expand keywords"):
+                ontology = expand_ontology(ontology, model.labels.table, data.tokens, data.weight,
+                                           model.main_, model.sub_, cfg.expand_terms)
+            model = self._assign(data, X, ontology, fallback)
+        for _ in range(cfg.prototype_rounds):
+            labels = prototype_labels(model, X, data.weight)
+            model = self._assign(data, X, ontology, fallback, labels)
+        self.ontology_ = ontology
+        self.counts_ = {"rows": len(actions), "distinct": len(data.texts),
+                        "assigned": int((model.main_ >= 0).sum()),
+                        "clustered": int((model.aux_ >= 0).sum())}
+        with self._step("write rows"):
+            return self._rows(actions, data, model)
+
+    def _fallback(self, memory: AuxMemory | None):
+        base = make_fallback(self.config, self.chunk_size)
+        if memory is None or len(memory.actions) == 0:
+            return base
+        vectors = self.encoder.encode([clean_action(a) for a in memory.actions])
+        return IncrementalFallback(vectors, memory.labels, self.config.eps, base, memory.next_id,
+                                   self.chunk_size)
+
+    def _assign(self, data: Distinct, X: np.ndarray, ontology: Ontology, fallback,
+                labels: EmbeddedLabels | None = None) -> TwoLevelClusterer:
+        cfg = self.config
+        if labels is None:
+            with self._step("embed labels"):
+                labels = embed_labels(LabelTable.from_ontology(ontology), self.encoder)
+        timed = _Timed(fallback)
+        model = TwoLevelClusterer(labels, cfg.alpha_main, cfg.alpha_sub, cfg.tau_main, cfg.tau_sub,
+                                  fallback=timed, main_from_subs=cfg.main_from_subs)
+        start = time.perf_counter()
+        model.fit(data.tokens, X, data.weight)
+        scoring = time.perf_counter() - start - timed.seconds
+        self._add_time("score and assign", scoring)
+        self._add_time(f"fallback ({cfg.fallback})", timed.seconds)
+        n_left = int((model.main_ < 0).sum())
+        log.info("cluster: %s of %s texts assigned (%.1fs); fallback on %s took %.1fs",
+                 f"{X.shape[0] - n_left:,}", f"{X.shape[0]:,}", scoring,
+                 f"{n_left:,}", timed.seconds)
+        return model
+
+    @staticmethod
+    def _rows(actions: Sequence[str], data: Distinct, model: TwoLevelClusterer) -> pd.DataFrame:
+        table = model.labels.table
+        main_names = np.array(table.main_names + [None], dtype=object)
+        sub_names = np.array(table.sub_names + [OTHER], dtype=object)
+        main = model.main_[data.row_code]
+        assigned = main >= 0
+        sub = np.where(assigned, sub_names[model.sub_[data.row_code]], None)
+        aux = pd.array(np.where(assigned, 0, model.aux_[data.row_code]), dtype="Int64")
+        aux[assigned] = pd.NA
+        return pd.DataFrame({
+            "action": list(actions),
+            "main_category": main_names[main],
+            "subcategory": sub,
+            "aux_cluster": aux,
+            "main_score": model.main_score_[data.row_code],
+            "sub_score": model.sub_score_[data.row_code],
+        }, columns=OUTPUT_COLUMNS)
+
+
+def propose_ontology(actions: Sequence[str], encoder: Encoder, proposer=None,
+                     min_term_count: float = 2) -> Ontology:
+    """Propose a two-level ontology from raw actions (the ``--backend data`` proposal).
+
+    Single words seen at least ``min_term_count`` times are embedded too, so the
+    proposer can add near-synonyms found in the data to each keyword list.
+    """
+    from clustering.keywords import term_matrix
+    from clustering.propose import OntologyProposer
+
+    proposer = proposer or OntologyProposer()
+    data = distinct_actions(actions)
+    log.info("propose: %s rows, %s distinct texts", f"{len(actions):,}", f"{len(data.texts):,}")
+    X = encoder.encode(data.texts)
+    vocabulary, counts = term_matrix(data.tokens, data.weight)
+    frequent = np.asarray(counts.sum(axis=0)).ravel() >= min_term_count
+    terms = [t for t, keep in zip(vocabulary, frequent) if keep]
+    vectors = encoder.encode(terms) if terms else None
+    started = time.perf_counter()
+    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors).ontology_
+    log.info("propose: %d main categories, %d subcategories in %.1fs", len(ontology.categories),
+             sum(len(c.subcategories) for c in ontology.categories), time.perf_counter() - started)
+    return ontology

@@ -1,0 +1,236 @@
+"""Propose an ontology from unlabelled actions, without being told how many groups.
+
+Steps, each on arrays:
+
+1. Ward linkage on the unit embeddings of (up to ``max_points`` most frequent) texts.
+2. The fine cut: the number of groups with the best cosine silhouette among
+   cuts from 2 to ``cut_factor``·√n groups (the √n bound keeps the silhouette
+   from drifting to tiny groups of near-duplicates).
+3. Spherical k-means from the cut's centroids over all texts (weighted), which
+   repairs Ward's early mistakes; groups holding less than ``min_share`` of the
+   actions are dropped (their actions are left to the fallback).
+4. Main categories: Ward over the group centroids, cut where the silhouette of
+   the centroids is best.
+5. Keywords: class-based TF-IDF terms of each group plus near-synonyms of those
+   terms found in the data; names from the best terms.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.metrics import silhouette_score
+
+from clustering.fallback import unit_float32
+from clustering.keywords import class_tfidf, near_synonyms, term_matrix, top_terms, usable_keyword
+from clustering.ontology import OTHER, Ontology
+
+
+class OntologyProposer:
+    """Two-level ontology from embeddings and tokens of distinct actions.
+
+    Parameters
+    ----------
+    max_points : int
+        Most frequent texts used to build the Ward tree (memory grows with its square).
+    cut_factor : float
+        Cuts are searched up to ``cut_factor * sqrt(n)`` groups.
+    sample_size : int
+        Texts on which silhouettes are measured.
+    refine_iterations : int
+        Spherical k-means passes over all texts after the cut.
+    min_share : float
+        Smallest share of the actions (by weight) a subcategory must hold.
+    n_keywords : int
+        Distinctive terms per label (synonyms come on top).
+    synonym_threshold : float
+        Cosine between term embeddings above which a data term is a near-synonym.
+    name, version : str, int
+        Written into the ontology.
+    seed : int
+        Seed of the silhouette sample.
+
+    Attributes
+    ----------
+    fine_ : ndarray, subcategory (global order) of each text, −1 when its group was dropped.
+    main_of_fine_ : ndarray, main category of each subcategory.
+    ontology_ : Ontology
+    """
+
+    def __init__(self, max_points: int = 12_000, cut_factor: float = 2.0, sample_size: int = 4_000,
+                 refine_iterations: int = 3, min_share: float = 0.001, n_keywords: int = 10,
+                 synonym_threshold: float = 0.8, name: str = "proposed", version: int = 1,
+                 seed: int = 0):
+        self.max_points = max_points
+        self.cut_factor = cut_factor
+        self.sample_size = sample_size
+        self.refine_iterations = refine_iterations
+        self.min_share = min_share
+        self.n_keywords = n_keywords
+        self.synonym_threshold = synonym_threshold
+        self.name = name
+        self.version = version
+        self.seed = seed
+
+    def fit(self, tokens: Sequence[Sequence[str]], X: np.ndarray, sample_weight: np.ndarray | None = None,
+            terms: Sequence[str] = (), term_vectors: np.ndarray | None = None) -> "OntologyProposer":
+        """Propose from distinct texts: their tokens, embeddings and counts.
+
+        ``terms``/``term_vectors`` (embeddings of single words of the data) enable
+        near-synonyms; without them keywords are the distinctive terms only.
+        """
+        X = unit_float32(X)
+        weight = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+        if X.shape[0] < 2:
+            raise ValueError("an ontology needs at least two distinct actions")
+        fine = self._fine_groups(X, weight)
+        main_of_fine = self._main_groups(X, fine)
+        fine, main_of_fine = _order_by_weight(fine, main_of_fine, weight)
+        self.fine_, self.main_of_fine_ = fine, main_of_fine
+        self.ontology_ = self._describe(tokens, weight, fine, main_of_fine, terms, term_vectors)
+        return self
+
+    def _sample(self, n: int) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(n, size=min(n, self.sample_size), replace=False))
+
+    def _best_cut(self, Z: np.ndarray, score_labels, upper: int) -> np.ndarray:
+        """The ``maxclust`` cut of ``Z`` (2..upper groups, ~3 % apart) whose labels score best."""
+        best, best_score = None, -np.inf
+        for k in np.unique(np.geomspace(2, max(upper, 2), 200).astype(int)):
+            labels = fcluster(Z, k, criterion="maxclust") - 1
+            score = score_labels(labels)
+            if score > best_score:
+                best, best_score = labels, score
+        return best
+
+    def _fine_groups(self, X: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        tree_rows = np.sort(np.argsort(-weight, kind="stable")[: self.max_points])
+        T = X[tree_rows].astype(np.float64)
+        sample = self._sample(T.shape[0])
+        distances = _cosine_distances(T[sample])
+        Z = linkage(T, method="ward")
+        cut = self._best_cut(Z, lambda lab: _silhouette(distances, lab[sample]),
+                             int(self.cut_factor * np.sqrt(T.shape[0])))
+        centroids = _centroids(T, cut, weight[tree_rows])
+        fine = _spherical_kmeans(X, weight, centroids, self.refine_iterations)
+        share = np.bincount(fine, weights=weight, minlength=centroids.shape[0]) / weight.sum()
+        keep = share >= self.min_share
+        if not keep.any():
+            keep[np.argmax(share)] = True
+        fine = np.where(keep[fine], fine, -1)
+        return np.searchsorted(np.flatnonzero(keep), fine) * (fine >= 0) - (fine < 0)
+
+    def _main_groups(self, X: np.ndarray, fine: np.ndarray) -> np.ndarray:
+        """Main category of each fine group: Ward on the group centroids, cut by their silhouette."""
+        n_fine = int(fine.max()) + 1
+        if n_fine < 4:
+            return np.zeros(n_fine, dtype=np.int64)
+        centroids = unit_float32(_centroids(X, fine, np.ones(X.shape[0]))).astype(np.float64)
+        distances = _cosine_distances(centroids)
+        return self._best_cut(linkage(centroids, method="ward"),
+                              lambda labels: _silhouette(distances, labels), n_fine - 1)
+
+    def _describe(self, tokens, weight, fine, main_of_fine, terms, term_vectors) -> Ontology:
+        vocabulary, counts = term_matrix(tokens, weight)
+        n_fine, n_main = main_of_fine.size, int(main_of_fine.max()) + 1
+        main = np.where(fine >= 0, main_of_fine[np.maximum(fine, 0)], -1)
+        synonyms = _SynonymFinder(terms, term_vectors, self.synonym_threshold)
+        sub_kw = [synonyms.extend(t) for t in top_terms(
+            class_tfidf(counts, fine, n_fine), vocabulary, self.n_keywords)]
+        main_kw = [synonyms.extend(t) for t in top_terms(
+            class_tfidf(counts, main, n_main), vocabulary, self.n_keywords)]
+        sub_names, main_names = _unique_names(sub_kw, 3), _unique_names(main_kw, 2)
+        categories = []
+        for c in range(n_main):
+            subs = [{"name": sub_names[s], "keywords": sub_kw[s] or [sub_names[s]]}
+                    for s in np.flatnonzero(main_of_fine == c)]
+            categories.append({"name": main_names[c], "keywords": main_kw[c] or [main_names[c]],
+                               "subcategories": subs})
+        return Ontology(name=self.name, version=self.version, categories=categories)
+
+
+class _SynonymFinder:
+    """Adds data terms whose embeddings are close to a label's terms."""
+
+    def __init__(self, terms: Sequence[str], vectors: np.ndarray | None, threshold: float):
+        self.terms = list(terms)
+        self.index = {t: i for i, t in enumerate(self.terms)}
+        self.vectors = None if vectors is None or not self.terms else unit_float32(vectors)
+        self.threshold = threshold
+
+    def extend(self, keywords: list[str]) -> list[str]:
+        known = [self.index[k] for k in keywords if k in self.index]
+        if self.vectors is None or not known:
+            return keywords
+        found = near_synonyms(self.vectors[known], self.vectors, self.terms, self.threshold, limit=3)
+        extra = [t for row in found for t in row if t not in keywords and usable_keyword(t)]
+        return keywords + list(dict.fromkeys(extra))
+
+
+def _cosine_distances(X: np.ndarray) -> np.ndarray:
+    """Cosine distances of a small sample (float32 product; the sample is at most a few thousand)."""
+    U = unit_float32(X)
+    distances = np.clip(1 - U @ U.T, 0, 2)
+    np.fill_diagonal(distances, 0)
+    return distances
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    if np.unique(labels).size < 2 or np.unique(labels).size >= labels.size:
+        return -np.inf
+    return float(silhouette_score(distances, labels, metric="precomputed"))
+
+
+def _centroids(X: np.ndarray, labels: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted mean of each label's rows (labels 0..k−1; −1 ignored)."""
+    k = int(labels.max()) + 1
+    keep = np.flatnonzero(labels >= 0)
+    member = sparse.csr_matrix((weight[keep], (labels[keep], keep)), shape=(k, X.shape[0]))
+    totals = np.asarray(member.sum(axis=1)).ravel()
+    return np.asarray(member @ X, dtype=np.float64) / np.maximum(totals, 1e-12)[:, None]
+
+
+def _spherical_kmeans(X: np.ndarray, weight: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndarray:
+    """Assign to the closest unit centroid, recompute weighted centroids, repeat."""
+    C = unit_float32(centroids)
+    labels = np.argmax(X @ C.T, axis=1)
+    for _ in range(iterations):
+        moved = _centroids(X, labels, weight)
+        empty = np.bincount(labels, minlength=C.shape[0]) == 0
+        moved[empty] = C[empty]
+        C = unit_float32(moved)
+        labels = np.argmax(X @ C.T, axis=1)
+    return labels
+
+
+def _order_by_weight(fine: np.ndarray, main_of_fine: np.ndarray, weight: np.ndarray):
+    """Renumber main categories by total weight and subcategories by main, then weight."""
+    fine_weight = np.bincount(fine[fine >= 0], weights=weight[fine >= 0], minlength=main_of_fine.size)
+    main_weight = np.bincount(main_of_fine, weights=fine_weight)
+    main_rank = np.empty(main_weight.size, dtype=np.int64)
+    main_rank[np.argsort(-main_weight, kind="stable")] = np.arange(main_weight.size)
+    order = np.lexsort((-fine_weight, main_rank[main_of_fine]))
+    fine_rank = np.empty(order.size, dtype=np.int64)
+    fine_rank[order] = np.arange(order.size)
+    return np.where(fine >= 0, fine_rank[np.maximum(fine, 0)], -1), main_rank[main_of_fine][order]
+
+
+def _unique_names(keyword_lists: list[list[str]], n_terms: int) -> list[str]:
+    """Names from the first terms; extended, then numbered, until unique ("other" avoided)."""
+    names, seen = [], {OTHER}
+    for i, keywords in enumerate(keyword_lists):
+        take = n_terms
+        name = " / ".join(keywords[:take]) or f"group {i + 1}"
+        while name in seen and take < len(keywords):
+            take += 1
+            name = " / ".join(keywords[:take])
+        base, number = name, 2
+        while name in seen:
+            name, number = f"{base} ({number})", number + 1
+        seen.add(name)
+        names.append(name)
+    return names

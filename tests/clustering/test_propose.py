@@ -1,0 +1,79 @@
+"""Ontology proposal on arrays: groups found without being told how many, keywords, names."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clustering.keywords import class_tfidf, term_matrix, top_terms, usable_keyword
+from clustering.ontology import OTHER
+from clustering.propose import OntologyProposer
+
+WORDS = [["colour", "black"], ["colour", "navy"], ["colour", "red"],
+         ["price", "cheap"], ["price", "premium"], ["price", "band"],
+         ["size", "larger"], ["size", "smaller"], ["size", "fit"]]
+
+
+def hierarchy(seed=0, per_group=30, dim=48):
+    """3 main directions, 3 sub-directions around each, points around those; tokens name the group."""
+    rng = np.random.default_rng(seed)
+    main = rng.normal(size=(3, dim))
+    sub = np.repeat(main, 3, axis=0) + 0.6 * rng.normal(size=(9, dim))
+    group = np.repeat(np.arange(9), per_group)
+    X = sub[group] + 0.25 * rng.normal(size=(group.size, dim))
+    tokens = [WORDS[g] + ["show"] for g in group]
+    return X, tokens, group
+
+
+def test_groups_are_found_without_their_number():
+    X, tokens, group = hierarchy()
+    model = OntologyProposer(min_share=0.0).fit(tokens, X)
+    assert model.main_of_fine_.size == 9
+    assert adjusted_rand_score(group, model.fine_) == 1.0
+    assert adjusted_rand_score(group // 3, model.main_of_fine_[model.fine_]) == 1.0
+    onto = model.ontology_
+    assert len(onto.categories) == 3 and all(len(c.subcategories) == 3 for c in onto.categories)
+
+
+def test_keywords_are_distinctive_and_names_unique():
+    X, tokens, group = hierarchy(seed=1)
+    onto = OntologyProposer(min_share=0.0).fit(tokens, X).ontology_
+    for category in onto.categories:
+        main_word = category.keywords[0]
+        assert main_word in {"colour", "price", "size"}
+        for sub in category.subcategories:
+            assert main_word in sub.keywords and "show" not in sub.keywords[:2]
+    names = [s.name for c in onto.categories for s in c.subcategories] + [c.name for c in onto.categories]
+    assert len(names) == len(set(names)) and OTHER not in names
+
+
+def test_near_synonyms_found_in_the_data_join_the_keywords():
+    X, tokens, group = hierarchy(seed=2)
+    terms = ["colour", "color", "price", "size"]
+    vectors = np.array([[1.0, 0, 0], [0.95, 0.31, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    onto = OntologyProposer(min_share=0.0, synonym_threshold=0.9).fit(tokens, X, None, terms, vectors).ontology_
+    colour = next(c for c in onto.categories if c.keywords[0] == "colour")
+    assert "color" in colour.keywords and "price" not in colour.keywords
+
+
+def test_small_groups_are_left_out():
+    X, tokens, group = hierarchy(seed=3)
+    weight = np.where(group == 8, 0.01, 1.0)  # group 8 holds 0.04 % of the weight
+    model = OntologyProposer(min_share=0.01).fit(tokens, X, weight)
+    assert (model.fine_[group == 8] == -1).all() and model.main_of_fine_.size == 8
+
+
+def test_class_tfidf_prefers_terms_frequent_in_a_group_and_rare_elsewhere():
+    vocabulary, counts = term_matrix([["show", "colour"], ["show", "colour"], ["show", "price"], ["show"]])
+    scores = class_tfidf(counts, np.array([0, 0, 1, -1]), 2)
+    assert top_terms(scores, vocabulary, 1) == [["colour"], ["price"]]
+
+
+@pytest.mark.parametrize("term, usable", [("colour", True), ("t", False), ("ok", False), ("2026", False),
+                                          ("黑", True), ("ocr", True)])
+def test_short_and_numeric_terms_are_not_keywords(term, usable):
+    assert usable_keyword(term) is usable
+
+
+def test_needs_two_actions():
+    with pytest.raises(ValueError, match="at least two"):
+        OntologyProposer().fit([["a"]], np.ones((1, 3)))
