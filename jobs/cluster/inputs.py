@@ -1,0 +1,84 @@
+"""Reading and writing the standalone command's files, with one-line errors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs.common.errors import InputError
+
+ACTION_COLUMN = "action"
+EXPECTED = "expected .txt (one action per line), or .csv/.parquet with a column 'action'"
+
+
+def read_actions(path: str | Path) -> list[str]:
+    """Actions of a ``--actions`` file, in file order; every row must hold text."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".txt", ".csv", ".parquet"):
+        raise InputError(f"{path}: unknown actions file type '{suffix}'; {EXPECTED}")
+    try:
+        if suffix == ".txt":
+            return _txt_actions(path)
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+            return _column_actions(path, frame.columns, lambda: frame[ACTION_COLUMN].tolist(), first=2)
+        schema = pq.read_schema(path)
+        return _column_actions(path, schema.names,
+                               lambda: pq.read_table(path, columns=[ACTION_COLUMN]).column(0).to_pylist(),
+                               first=0)
+    except InputError:
+        raise
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pa.ArrowException) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot read the actions file ({reason}); {EXPECTED}") from None
+
+
+def _txt_actions(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    _require_rows(path, lines)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise InputError(f"{path}: line {number}: empty action; expected one action per line")
+    return lines
+
+
+def _column_actions(path: Path, columns, load, first: int) -> list[str]:
+    """Values of the ``action`` column; ``first`` is how rows are numbered in messages."""
+    if ACTION_COLUMN not in list(columns):
+        raise InputError(f"{path}: no column '{ACTION_COLUMN}' (columns: {', '.join(map(str, columns))})")
+    actions = load()
+    _require_rows(path, actions)
+    for index, action in enumerate(actions):
+        if not isinstance(action, str) or not action.strip():
+            where = f"line {index + first}" if first else f"row {index}"
+            raise InputError(f"{path}: {where}, column '{ACTION_COLUMN}': expected a non-empty text, "
+                             f"got {action!r}")
+    return actions
+
+
+def _require_rows(path: Path, rows: list) -> None:
+    if not rows:
+        raise InputError(f"{path}: no actions; {EXPECTED}")
+
+
+def write_parquet_atomic(table: pa.Table, path: str | Path) -> Path:
+    """Write next to the target, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

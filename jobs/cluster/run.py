@@ -1,0 +1,153 @@
+"""Stage 6 entry points: cluster an actions file or a week's signals; propose an ontology.
+
+Each is a thin read → transform → write around :mod:`clustering`; inputs are
+validated (one-line :class:`InputError`) before any model is loaded, and outputs
+are written aside and renamed, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import ValidationError
+
+from clustering.embeddings import Encoder, model_name
+from clustering.ontology import Ontology, dump_ontology, load_ontology
+from clustering.params import MethodConfig, method_config
+from clustering.pipeline import ActionClusterer, AuxMemory, propose_ontology
+from jobs.cluster.inputs import read_actions, write_parquet_atomic
+from jobs.common.errors import InputError
+from jobs.common.storage import default_run_id, read_table, record_stage, week_bounds, write_table
+from schemas.tables import StageRecord
+
+log = logging.getLogger("intentmine")
+
+OUTPUT_SCHEMA = pa.schema([
+    ("action", pa.string()), ("main_category", pa.string()), ("subcategory", pa.string()),
+    ("aux_cluster", pa.int64()), ("main_score", pa.float64()), ("sub_score", pa.float64()),
+])
+
+
+def method_from(settings, method: str | None = None) -> MethodConfig:
+    """The named preset (default ``cluster.method``) with explicitly set parameters on top."""
+    cs = settings.cluster
+    name = method or cs.method
+    overrides = {k: getattr(cs, k) for k in cs.model_fields_set if k in MethodConfig.model_fields}
+    try:
+        return method_config(name, **overrides)
+    except ValueError as exc:
+        raise InputError(f"--method {name}: {exc}") from None
+
+
+def make_encoder(settings, root: Path | None = None) -> Encoder:
+    """Encoder with the configured model; the disk cache under the root unless configured."""
+    cs = settings.cluster
+    cache = cs.embedding_cache_dir or (Path(root) / "_cache" / "embeddings" if root else None)
+    return Encoder(cs.embedding_model, cache, cs.batch_size)
+
+
+def cluster_file(actions: Path, ontology: Path, out: Path, settings, method: str | None = None) -> dict:
+    """``cluster --actions FILE``: one output row per input row, in input order."""
+    onto = load_ontology(ontology)
+    rows = read_actions(actions)
+    config = method_from(settings, method)
+    clusterer = ActionClusterer(make_encoder(settings), config, settings.cluster.chunk_size)
+    frame = clusterer.run(rows, onto)
+    table = pa.Table.from_pandas(frame, schema=OUTPUT_SCHEMA, preserve_index=False)
+    write_parquet_atomic(table, out)
+    return {"out": str(out), **clusterer.counts_, "seconds": round(sum(clusterer.timings_.values()), 2)}
+
+
+def earlier_aux_members(root: Path, week: str) -> AuxMemory | None:
+    """Members of the auxiliary clusters of every earlier week (earliest id per action)."""
+    weeks = sorted(p.name.removeprefix("week=") for p in (Path(root) / "assignments").glob("week=*"))
+    frames, next_id = [], 0
+    for earlier in (w for w in weeks if w < week):
+        try:
+            table = read_table(root, "assignments", earlier, columns=["action", "aux_cluster"])
+        except InputError:  # a week without a complete run
+            continue
+        part = table.to_pandas().dropna(subset=["aux_cluster"])
+        part = part[part["aux_cluster"] >= 0]
+        next_id = max(next_id, int(part["aux_cluster"].max()) + 1) if len(part) else next_id
+        frames.append(part.drop_duplicates("action"))
+    if not frames:
+        return None
+    members = pd.concat(frames).drop_duplicates("action", keep="first")
+    return AuxMemory(members["action"].tolist(), members["aux_cluster"].to_numpy(np.int64), next_id)
+
+
+def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | None = None) -> dict:
+    """``cluster --root --week``: assign the week's signals, publish assignments and clusters."""
+    from jobs.tools.groups import cluster_nodes
+    from jobs.tools.job import optional_table, previous_week
+
+    began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
+    week_bounds(week)
+    onto = load_ontology(ontology)
+    signals = read_table(root, "signals", week, columns=["query_id", "order", "action"])
+    if signals.num_rows == 0:
+        raise InputError(f"table signals, week {week}: no signals to cluster")
+    config, run_id = method_from(settings, method), default_run_id(week, settings)
+    clusterer = ActionClusterer(make_encoder(settings, root), config, settings.cluster.chunk_size)
+    frame = clusterer.run(signals.column("action").to_pylist(), onto, earlier_aux_members(root, week))
+    frame.insert(0, "query_id", signals.column("query_id").to_pylist())
+    frame.insert(1, "order", signals.column("order").to_numpy())
+    assignments = frame.assign(method=method or settings.cluster.method,
+                               ontology_version=onto.version, run_id=run_id)
+    write_table(root, "assignments", week, run_id, pa.Table.from_pandas(assignments, preserve_index=False))
+    previous = optional_table(root, "clusters", previous_week(week))
+    nodes = cluster_nodes(frame, week, run_id, settings.tools.examples_per_tool,
+                          previous.to_pandas() if previous is not None else None)
+    write_table(root, "clusters", week, run_id, nodes)
+    counts = {**clusterer.counts_, "clusters": nodes.num_rows}
+    record_stage(root, week, run_id, settings, StageRecord(
+        stage="cluster", started=started, seconds=round(time.perf_counter() - began, 3),
+        tables={"assignments": len(frame), "clusters": nodes.num_rows},
+        metrics={**{k: float(v) for k, v in counts.items()},
+                 **{f"seconds_{k}": round(v, 3) for k, v in clusterer.timings_.items()}},
+    ), inputs={"ontology": str(ontology), "ontology_version": str(onto.version)},
+        models={"embedding": model_name(settings.cluster.embedding_model)})
+    return counts
+
+
+def propose(out: Path, settings, backend: str = "data", actions: Path | None = None,
+            root: Path | None = None, week: str | None = None) -> dict:
+    """``ontology propose``: from a file or a week's signals, write the ontology YAML."""
+    if actions is not None:
+        rows = read_actions(actions)
+    else:
+        week_bounds(week)
+        rows = read_table(root, "signals", week, columns=["action"]).column("action").to_pylist()
+        if not rows:
+            raise InputError(f"table signals, week {week}: no actions to propose an ontology from")
+    if backend == "vllm":
+        ontology = _propose_with_model(rows, settings)
+    elif backend == "data":
+        ontology = propose_ontology(rows, make_encoder(settings, root))
+    else:
+        raise InputError(f"--backend {backend}: expected data or vllm")
+    dump_ontology(ontology, out)
+    return {"out": str(out), "categories": len(ontology.categories),
+            "subcategories": sum(len(c.subcategories) for c in ontology.categories)}
+
+
+def _propose_with_model(rows: list[str], settings) -> Ontology:
+    """The hook for ``--backend vllm``: the reasoning LLM's proposal, validated like a file."""
+    try:
+        from jobs.analyse.ontology_llm import propose_ontology as ask_model
+    except ImportError:
+        raise InputError("--backend vllm: ontology proposal by a model is not available in this "
+                         "build; use --backend data") from None
+    try:
+        return Ontology.model_validate(ask_model(rows, settings))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"--backend vllm: the model's ontology is invalid at "
+                         f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
