@@ -152,6 +152,20 @@ def table(rows: list[dict]) -> str:
         for r in rows)
 
 
+def growth(rows: list[dict]) -> str:
+    """Least-squares line through the warm Spark times: fixed cost + cost per million events."""
+    if len(rows) < 2:
+        return ""
+    x = np.array([r["events"] / 1e6 for r in rows])
+    y = np.array([r["spark"]["seconds"] for r in rows])
+    slope, intercept = np.polyfit(x, y, 1)
+    fitted = intercept + slope * x
+    r2 = 1 - ((y - fitted) ** 2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12)
+    return (f"Warm Spark time ≈ {intercept:.1f} s + {slope:.2f} s per million events (least squares, "
+            f"R² = {r2:.2f}): a fixed cost per run (job scheduling, planning, small files) plus a "
+            f"linear part, i.e. about {1e6 / slope:,.0f} events/s at the margin.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000,10000000")
@@ -178,6 +192,7 @@ def main() -> None:
         rows.append({"events": n, "spark": spark, "duckdb": duck})
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
+    print(growth(rows))
     if not args.no_doc:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from report import machine, update_section
@@ -185,7 +200,7 @@ def main() -> None:
         import os
         load = os.getloadavg()[0]
         update_section("Sample", BODY.format(machine=machine(), date=dt.date.today(), load=load,
-                                             table=table(rows)))
+                                             table=table(rows), growth=growth(rows)))
 
 
 BODY = """
@@ -203,6 +218,8 @@ shared with other engineers' jobs (1-minute load average {load:.1f} at the end),
 absolute times are pessimistic; the ratio and the growth are the point.
 
 {table}
+
+{growth}
 """
 
 
