@@ -24,6 +24,9 @@ STAGES: dict[str, str] = {
     "sample": "jobs.sample.run:run_sample",
     "cache": "jobs.cache.job:run_cache",
     "analyse": "jobs.analyse.job:run_analyse",
+    "cluster": "jobs.cluster.stage:run_cluster",
+    "tools": "jobs.tools.job:run_tools",
+    "report": "jobs.report.job:run_report",
 }
 
 

@@ -49,7 +49,9 @@ def keywords_for(title: str, examples: list[str]) -> list[str]:
 
 
 def base_ontology(root: Path, fallback: str) -> tuple[dict, Path | None]:
-    versions = sorted((Path(root) / FOLDER).glob("v*.yaml"))
+    from jobs.cluster.stage import ontology_versions
+
+    versions = ontology_versions(root)
     path = versions[-1] if versions else (Path(fallback) if fallback else None)
     if path is None or not path.exists():
         return {"name": "visual-search-tools", "version": 0, "categories": []}, None

@@ -1,0 +1,52 @@
+"""The stage list shared by run, demo and the DAG, and how the cluster stage picks its ontology."""
+
+import datetime as dt
+
+import pytest
+
+from jobs.cluster.stage import ontology_for_week, ontology_versions
+from jobs.common.errors import InputError
+from jobs.common.settings import Settings
+from jobs.pipeline import STAGES, format_results, select_stages, week_for
+
+
+def test_stages_run_in_data_flow_order_and_slice():
+    assert list(STAGES) == ["validate", "sample", "cache", "analyse", "cluster", "tools", "report"]
+    assert select_stages("cache", "cluster") == ["cache", "analyse", "cluster"]
+    assert select_stages(None, "sample") == ["validate", "sample"]
+    assert select_stages("report", None) == ["report"]
+    with pytest.raises(InputError, match="--from tools comes after --to cache"):
+        select_stages("tools", "cache")
+
+
+def test_a_scheduled_run_processes_the_week_before_its_logical_date():
+    monday = dt.datetime(2026, 11, 23, 3, tzinfo=dt.timezone.utc)
+    assert week_for(monday) == "2026-W47"
+    assert week_for(dt.datetime(2027, 1, 4, tzinfo=dt.timezone.utc)) == "2026-W53"
+
+
+def test_summary_shows_counts_ratios_and_nested_counts():
+    text = format_results({"cache": {"queries": 1533, "hit_rate": 0.119, "seconds": 4.6, "by": {"a": 2}}})
+    assert "queries 1,533" in text and "hit_rate 11.9%" in text and "by: {a: 2}" in text
+
+
+def test_ontology_versions_sort_numerically_and_the_newest_wins(tmp_path):
+    folder = tmp_path / "_registry" / "ontology"
+    folder.mkdir(parents=True)
+    for n in (1, 2, 10):
+        (folder / f"v{n}.yaml").write_text("x")
+    (folder / "v3.yaml.diff").write_text("x")
+    assert [p.name for p in ontology_versions(tmp_path)] == ["v1.yaml", "v2.yaml", "v10.yaml"]
+    assert ontology_for_week(tmp_path, "2026-W47", Settings()).name == "v10.yaml"
+
+
+def test_a_configured_ontology_must_exist(tmp_path):
+    settings = Settings()
+    settings.cluster.ontology = str(tmp_path / "missing.yaml")
+    with pytest.raises(InputError, match="cluster.ontology .*missing.yaml: no such ontology file"):
+        ontology_for_week(tmp_path, "2026-W47", settings)
+
+
+def test_without_any_ontology_the_first_week_needs_its_signals(tmp_path):
+    with pytest.raises(InputError, match="table signals: no complete run for week 2026-W47"):
+        ontology_for_week(tmp_path, "2026-W47", Settings())
