@@ -100,7 +100,7 @@ class ChunkedDBSCAN:
 
     def fit(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "ChunkedDBSCAN":
         """Cluster the rows of ``X``; ``sample_weight`` counts duplicates (sklearn's meaning)."""
-        n, weight = X.shape[0], _weights(sample_weight, X.shape[0])
+        n, weight = X.shape[0], sample_weights(sample_weight, X.shape[0])
         if n == 0:
             self.labels_, self.core_sample_indices_ = np.empty(0, np.int64), np.empty(0, np.int64)
             return self
@@ -114,20 +114,30 @@ class ChunkedDBSCAN:
         self.core_sample_indices_ = np.flatnonzero(core)
         return self
 
-    def _blocks(self, X: np.ndarray, what: str):
-        """Yield (row slice, col slice, neighbour mask as float32) for each upper block."""
+    def _blocks(self, X: np.ndarray, what: str, settled=None, components: "_Components | None" = None):
+        """Yield (rows, cols, neighbour mask, float32 buffer) for each upper block.
+
+        ``settled()`` marks points whose core status is already known; with
+        ``components`` they must also sit in the block's largest component. A pair
+        of two settled points cannot change the labels, so it is not computed and
+        reads as "not a neighbour". When DBSCAN chains, most blocks are skipped.
+        """
         n, chunk = X.shape[0], self.chunk_size
         progress = Progress(what, total=n * (n + 1) // 2, unit="pairs", every=10.0)
         for a, a2, b, b2 in _block_pairs(n, chunk):
-            sim = X[a:a2] @ X[b:b2].T
-            np.subtract(np.float32(1), sim, out=sim)
-            yield slice(a, a2), slice(b, b2), sim <= self.eps, sim
+            rows, cols = slice(a, a2), slice(b, b2)
+            skip_r, skip_c = _skippable(settled, components, rows, cols)
+            if not (skip_r.all() and skip_c.all()):
+                sim = _similarities(X, rows, cols, skip_r, skip_c)
+                np.subtract(np.float32(1), sim, out=sim)
+                yield rows, cols, sim <= self.eps, sim
             progress.update((a2 - a) * (b2 - b) if a != b else (a2 - a) * (a2 - a + 1) // 2)
         progress.close()
 
     def _neighbour_weight(self, X: np.ndarray, weight: np.ndarray) -> np.ndarray:
         degree = np.zeros(X.shape[0])
-        for rows, cols, mask, buf in self._blocks(X, "dbscan: count neighbours"):
+        known = lambda: degree >= self.min_samples  # noqa: E731 - read at each block
+        for rows, cols, mask, buf in self._blocks(X, "dbscan: count neighbours", known):
             _accumulate(degree, rows, cols, mask, buf, weight)
         return degree
 
@@ -135,7 +145,8 @@ class ChunkedDBSCAN:
         """Merge core-core edges; keep core-border edges. ``core=None``: all edges are core."""
         n = X.shape[0]
         degree, components, border = np.zeros(n), _Components(n), []
-        for rows, cols, mask, buf in self._blocks(X, "dbscan: link neighbours"):
+        known = (lambda: degree >= self.min_samples) if core is None else (lambda: core)
+        for rows, cols, mask, buf in self._blocks(X, "dbscan: link neighbours", known, components):
             if core is None:
                 _accumulate(degree, rows, cols, mask, buf, weight)
                 links = mask
@@ -167,7 +178,36 @@ class ChunkedDBSCAN:
         return labels
 
 
-def _weights(sample_weight, n: int) -> np.ndarray:
+def _skippable(settled, components, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of a block whose pairs among themselves need no computing."""
+    if settled is None:
+        return np.zeros(rows.stop - rows.start, bool), np.zeros(cols.stop - cols.start, bool)
+    known = settled()
+    skip_r, skip_c = known[rows].copy(), known[cols].copy()
+    if components is not None and (skip_r.any() or skip_c.any()):
+        rep_r, rep_c = components.rep[rows], components.rep[cols]
+        values, counts = np.unique(np.concatenate([rep_r[skip_r], rep_c[skip_c]]), return_counts=True)
+        largest = values[np.argmax(counts)]
+        skip_r &= rep_r == largest
+        skip_c &= rep_c == largest
+    return skip_r, skip_c
+
+
+def _similarities(X: np.ndarray, rows: slice, cols: slice, skip_r: np.ndarray, skip_c: np.ndarray) -> np.ndarray:
+    """Cosine similarities of a block, NaN for the pairs of two skippable points."""
+    if not (skip_r.any() and skip_c.any()):
+        return X[rows] @ X[cols].T
+    sim = np.full((skip_r.size, skip_c.size), np.nan, dtype=np.float32)
+    keep_r, keep_c, only_r = np.flatnonzero(~skip_r), np.flatnonzero(~skip_c), np.flatnonzero(skip_r)
+    if keep_r.size:
+        sim[keep_r] = X[rows][keep_r] @ X[cols].T
+    if keep_c.size:
+        sim[np.ix_(only_r, keep_c)] = X[rows][only_r] @ X[cols][keep_c].T
+    return sim
+
+
+def sample_weights(sample_weight, n: int) -> np.ndarray:
+    """``sample_weight`` as float64, or ones (every point counts once)."""
     return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
 
@@ -183,103 +223,3 @@ def _accumulate(degree, rows, cols, mask, buf, weight) -> None:
     degree[rows] += buf @ weight[cols].astype(np.float32)
     if rows != cols:
         degree[cols] += buf.T @ weight[rows].astype(np.float32)
-
-
-class CappedDBSCAN:
-    """DBSCAN that does not chain: any cluster above a size cap is re-split with a smaller ε.
-
-    Parameters
-    ----------
-    eps, min_samples : as in :class:`ChunkedDBSCAN` (the first, widest split).
-    max_cluster_share : float
-        Cap as a share of the points given to ``fit``; the cap is at least ``min_cap``.
-    min_cap : int
-        Smallest cap, so that small inputs are not shredded.
-    eps_shrink : float
-        Factor applied to ε at each re-split of an oversized cluster.
-    min_eps : float
-        Below this ε an oversized cluster is kept as it is.
-    chunk_size : int
-        Block size for the neighbour search.
-
-    Attributes
-    ----------
-    labels_ : ndarray, cluster per point numbered by first member, −1 for noise.
-    """
-
-    def __init__(self, eps: float = 0.5, min_samples: int = 2, max_cluster_share: float = 0.05,
-                 min_cap: int = 50, eps_shrink: float = 0.85, min_eps: float = 0.05,
-                 chunk_size: int = 4096):
-        self.eps = eps
-        self.min_samples = min_samples
-        self.max_cluster_share = max_cluster_share
-        self.min_cap = min_cap
-        self.eps_shrink = eps_shrink
-        self.min_eps = min_eps
-        self.chunk_size = chunk_size
-
-    def fit(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "CappedDBSCAN":
-        n, weight = X.shape[0], _weights(sample_weight, X.shape[0])
-        if n == 0:
-            self.labels_ = np.empty(0, np.int64)
-            return self
-        X = unit_float32(X)
-        cap = max(self.min_cap, int(np.ceil(self.max_cluster_share * n)))
-        labels = np.full(n, -1, dtype=np.int64)
-        todo, found = [(np.arange(n), self.eps)], 0
-        while todo:
-            members, eps = todo.pop()
-            split = ChunkedDBSCAN(eps, self.min_samples, self.chunk_size).fit(
-                X[members], weight[members]).labels_
-            for label in range(split.max() + 1):
-                part = members[split == label]
-                if part.size > cap and eps * self.eps_shrink >= self.min_eps:
-                    todo.append((part, eps * self.eps_shrink))
-                else:
-                    labels[part], found = found, found + 1
-        self.labels_ = renumber_by_first_member(labels)
-        return self
-
-
-class HDBSCANFallback:
-    """scikit-learn's HDBSCAN on unit vectors (Euclidean there is monotone in cosine).
-
-    Memory grows with n² in 384 dimensions, so inputs above ``max_points`` are refused.
-    ``sample_weight`` is ignored (HDBSCAN has no weights).
-    """
-
-    def __init__(self, min_cluster_size: int = 5, min_samples: int | None = None,
-                 max_points: int = 40_000):
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-        self.max_points = max_points
-
-    def fit(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "HDBSCANFallback":
-        from sklearn.cluster import HDBSCAN
-
-        n = X.shape[0]
-        if n > self.max_points:
-            raise ValueError(f"HDBSCAN fallback on {n} points (limit {self.max_points}); use 'capped'")
-        if n < max(self.min_cluster_size, 2):
-            self.labels_ = np.full(n, -1, dtype=np.int64)
-            return self
-        model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
-                        metric="euclidean", copy=True).fit(unit_float32(X))
-        self.labels_ = renumber_by_first_member(model.labels_.astype(np.int64))
-        return self
-
-
-def renumber_by_first_member(labels: np.ndarray) -> np.ndarray:
-    """Renumber clusters 0, 1, ... in order of their lowest-index member; −1 stays −1.
-
-    >>> renumber_by_first_member(np.array([5, -1, 2, 5, 2]))
-    array([ 0, -1,  1,  0,  1])
-    """
-    out = np.full(labels.size, -1, dtype=np.int64)
-    clustered = labels >= 0
-    if clustered.any():
-        uniq, first = np.unique(labels[clustered], return_index=True)
-        rank = np.empty(uniq.size, dtype=np.int64)
-        rank[np.argsort(first)] = np.arange(uniq.size)
-        out[clustered] = rank[np.searchsorted(uniq, labels[clustered])]
-    return out

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from clustering.embeddings import Encoder
-from clustering.fallback import CappedDBSCAN, ChunkedDBSCAN, HDBSCANFallback
+from clustering.fallback import ChunkedDBSCAN
+from clustering.nonchaining import CappedDBSCAN, HDBSCANFallback
 from clustering.incremental import IncrementalFallback
 from clustering.keywords import expand_ontology
 from clustering.ontology import OTHER, LabelTable, Ontology

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.cluster import DBSCAN
 
-from clustering.fallback import CappedDBSCAN, ChunkedDBSCAN, HDBSCANFallback, renumber_by_first_member
+from clustering.fallback import ChunkedDBSCAN
+from clustering.nonchaining import CappedDBSCAN, HDBSCANFallback, renumber_by_first_member
 from clustering.incremental import IncrementalFallback
 
 
@@ -33,6 +34,23 @@ def test_labels_equal_sklearn_dbscan(seed, n, dim, k, spread, eps, min_samples, 
     np.testing.assert_array_equal(got.labels_, ref.labels_)  # same numbers, not only the same partition
     np.testing.assert_array_equal(got.core_sample_indices_, ref.core_sample_indices_)
     assert len(set(ref.labels_)) > 3
+
+
+@pytest.mark.parametrize("min_samples, weighted", [(2, False), (2, True), (4, False), (7, True)])
+def test_labels_equal_sklearn_when_dbscan_chains(min_samples, weighted):
+    # A dense ring chains into one big cluster: the blocks whose pairs are already settled
+    # (core points of the same component) are skipped, and the labels must not change.
+    rng = np.random.default_rng(min_samples)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 2500))
+    X = np.c_[np.cos(angles), np.sin(angles), 0.05 * rng.normal(size=(2500, 3))].astype(np.float32)
+    X[::50, 2:] += rng.normal(size=(50, 3))  # scattered noise and small groups
+    X = X[rng.permutation(len(X))]
+    weight = rng.integers(1, 3, len(X)) if weighted else None
+    ref = DBSCAN(eps=0.01, min_samples=min_samples, metric="cosine", algorithm="brute").fit(X, sample_weight=weight)
+    got = ChunkedDBSCAN(eps=0.01, min_samples=min_samples, chunk_size=256).fit(X, sample_weight=weight)
+    np.testing.assert_array_equal(got.labels_, ref.labels_)
+    np.testing.assert_array_equal(got.core_sample_indices_, ref.core_sample_indices_)
+    assert np.bincount(ref.labels_[ref.labels_ >= 0]).max() > 1000
 
 
 def test_border_point_goes_to_the_lowest_numbered_cluster():
