@@ -119,7 +119,7 @@ class ClusterSettings(_Section):
     overrides the preset's value.
     """
 
-    method: str = "paper"
+    method: str = "best"  # the quality benchmark's winner (docs/benchmarks.md); "paper" for the paper's
     alpha_main: float = Field(PAPER.alpha_main, ge=0, le=1)
     alpha_sub: float = Field(PAPER.alpha_sub, ge=0, le=1)
     tau_main: float = PAPER.tau_main

@@ -145,3 +145,23 @@ def test_propose_with_the_data_backend_writes_a_loadable_ontology(tmp_path):
     assert {"colour", "price"} <= keywords and any(k in keywords for k in ("size", "options"))
     names = [s.name for c in onto.categories for s in c.subcategories]
     assert len(names) == len(set(names)) >= 3
+
+
+def test_default_method_is_best_and_keeps_row_order(tmp_path, ontology_file):
+    out = tmp_path / "out.parquet"
+    assert run("cluster", "--actions", str(write_actions(tmp_path / "a.txt", ACTIONS)),
+               "--ontology", str(ontology_file), "--out", str(out)) == 0
+    frame = pq.read_table(out).to_pandas()
+    assert frame.columns.tolist() == COLUMNS and frame["action"].tolist() == ACTIONS
+    assert (frame["main_category"].notna() ^ frame["aux_cluster"].notna()).all()
+
+
+def test_explicit_settings_override_the_preset(monkeypatch):
+    from clustering.params import BEST, PAPER
+    from jobs.cluster.run import method_from
+    from jobs.common.settings import get_settings
+
+    assert method_from(get_settings(), "paper") == PAPER and method_from(get_settings(), "best") == BEST
+    monkeypatch.setenv("INTENTMINE_CLUSTER__TAU_MAIN", "0.55")
+    best = method_from(get_settings(), "best")
+    assert best.tau_main == 0.55 and best.fallback == BEST.fallback and best.alpha_main == BEST.alpha_main

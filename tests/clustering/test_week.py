@@ -4,7 +4,6 @@ auxiliary cluster ids that stay stable when a later week brings new members."""
 import pytest
 
 import jobs.cli
-from jobs.common.settings import get_settings
 from jobs.common.storage import read_manifest, read_table, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import Signal
@@ -21,6 +20,7 @@ def publish_signals(root, week, actions):
 
 @pytest.fixture(autouse=True)
 def cluster_commands(monkeypatch):
+    monkeypatch.setenv("INTENTMINE_CLUSTER__METHOD", "paper")  # the paper's DBSCAN, ids checked below
     if "jobs.cluster.cli" not in jobs.cli.COMMAND_MODULES:
         monkeypatch.setattr(jobs.cli, "COMMAND_MODULES", jobs.cli.COMMAND_MODULES + ("jobs.cluster.cli",))
 
@@ -39,7 +39,7 @@ def test_two_weeks_keep_auxiliary_ids(tmp_path, ontology_file):
     assert first.columns.tolist() == ["query_id", "order", "action", "main_category", "subcategory",
                                       "aux_cluster", "main_score", "sub_score", "method",
                                       "ontology_version", "run_id"]
-    assert first["ontology_version"].eq(3).all() and first["method"].eq(get_settings().cluster.method).all()
+    assert first["ontology_version"].eq(3).all() and first["method"].eq("paper").all()
     sizes_id = int(first["aux_cluster"].iloc[1])
     style_id = int(first["aux_cluster"].iloc[4])
     assert sizes_id != style_id and first["aux_cluster"].iloc[3] == sizes_id
