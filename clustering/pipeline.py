@@ -79,20 +79,6 @@ def embed_labels(table: LabelTable, encoder: Encoder) -> EmbeddedLabels:
     return EmbeddedLabels(table, vectors[:n_main], vectors[n_main:])
 
 
-class _Timed:
-    """Wraps a fallback estimator to measure the time spent in its ``fit``."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-        self.seconds = 0.0
-
-    def fit(self, X, sample_weight=None) -> "_Timed":
-        start = time.perf_counter()
-        self.labels_ = self.estimator.fit(X, sample_weight=sample_weight).labels_
-        self.seconds += time.perf_counter() - start
-        return self
-
-
 class ActionClusterer:
     """Run the two-level clustering on raw action strings.
 
@@ -135,16 +121,15 @@ class ActionClusterer:
         log.info("cluster: %s rows, %s distinct texts", f"{len(actions):,}", f"{len(data.texts):,}")
         with self._step("embed actions"):
             X = self.encoder.encode(data.texts)
-        fallback = self._fallback(memory)
-        model = self._assign(data, X, ontology, fallback)
+        model = self._assign(data, X, ontology)
         if cfg.expand_keywords:
             with self._step("expand keywords"):
                 ontology = expand_ontology(ontology, model.labels.table, data.tokens, data.weight,
                                            model.main_, model.sub_, cfg.expand_terms)
-            model = self._assign(data, X, ontology, fallback)
+            model = self._assign(data, X, ontology)
         for _ in range(cfg.prototype_rounds):
-            labels = prototype_labels(model, X, data.weight)
-            model = self._assign(data, X, ontology, fallback, labels)
+            model = self._assign(data, X, ontology, prototype_labels(model, X, data.weight))
+        self._cluster_leftovers(model, X, data.weight, self._fallback(memory))
         self.ontology_ = ontology
         self.counts_ = {"rows": len(actions), "distinct": len(data.texts),
                         "assigned": int((model.main_ >= 0).sum()),
@@ -160,25 +145,26 @@ class ActionClusterer:
         return IncrementalFallback(vectors, memory.labels, self.config.eps, base, memory.next_id,
                                    self.chunk_size)
 
-    def _assign(self, data: Distinct, X: np.ndarray, ontology: Ontology, fallback,
+    def _assign(self, data: Distinct, X: np.ndarray, ontology: Ontology,
                 labels: EmbeddedLabels | None = None) -> TwoLevelClusterer:
+        """One scoring pass (the fallback runs once, after the last pass)."""
         cfg = self.config
         if labels is None:
             with self._step("embed labels"):
                 labels = embed_labels(LabelTable.from_ontology(ontology), self.encoder)
-        timed = _Timed(fallback)
         model = TwoLevelClusterer(labels, cfg.alpha_main, cfg.alpha_sub, cfg.tau_main, cfg.tau_sub,
-                                  fallback=timed, main_from_subs=cfg.main_from_subs)
-        start = time.perf_counter()
-        model.fit(data.tokens, X, data.weight)
-        scoring = time.perf_counter() - start - timed.seconds
-        self._add_time("score and assign", scoring)
-        self._add_time(f"fallback ({cfg.fallback})", timed.seconds)
-        n_left = int((model.main_ < 0).sum())
-        log.info("cluster: %s of %s texts assigned (%.1fs); fallback on %s took %.1fs",
-                 f"{X.shape[0] - n_left:,}", f"{X.shape[0]:,}", scoring,
-                 f"{n_left:,}", timed.seconds)
+                                  main_from_subs=cfg.main_from_subs)
+        with self._step("score and assign"):
+            model.fit(data.tokens, X, data.weight)
+        log.info("cluster: %s of %s texts assigned", f"{int((model.main_ >= 0).sum()):,}", f"{X.shape[0]:,}")
         return model
+
+    def _cluster_leftovers(self, model: TwoLevelClusterer, X: np.ndarray, weight: np.ndarray, fallback) -> None:
+        """The fallback's labels for the unassigned texts, into ``model.aux_``."""
+        left = np.flatnonzero(model.main_ < 0)
+        with self._step(f"fallback ({self.config.fallback}) on {left.size:,} texts"):
+            if left.size:
+                model.aux_[left] = fallback.fit(X[left], sample_weight=weight[left]).labels_
 
     @staticmethod
     def _rows(actions: Sequence[str], data: Distinct, model: TwoLevelClusterer) -> pd.DataFrame:

@@ -17,6 +17,7 @@ Steps, each on arrays:
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +28,8 @@ from sklearn.metrics import silhouette_score
 from clustering.fallback import unit_float32
 from clustering.keywords import class_tfidf, near_synonyms, term_matrix, top_terms, usable_keyword
 from clustering.ontology import OTHER, Ontology
+
+log = logging.getLogger("intentmine")
 
 
 class OntologyProposer:
@@ -87,7 +90,9 @@ class OntologyProposer:
         if X.shape[0] < 2:
             raise ValueError("an ontology needs at least two distinct actions")
         fine = self._fine_groups(X, weight)
+        log.info("propose: %d groups from %s texts", int(fine.max()) + 1, f"{X.shape[0]:,}")
         main_of_fine = self._main_groups(X, fine)
+        log.info("propose: %d main categories", int(main_of_fine.max()) + 1)
         fine, main_of_fine = _order_by_weight(fine, main_of_fine, weight)
         self.fine_, self.main_of_fine_ = fine, main_of_fine
         self.ontology_ = self._describe(tokens, weight, fine, main_of_fine, terms, term_vectors)
@@ -112,6 +117,7 @@ class OntologyProposer:
         T = X[tree_rows].astype(np.float64)
         sample = self._sample(T.shape[0])
         distances = _cosine_distances(T[sample])
+        log.info("propose: Ward tree on the %s most frequent texts", f"{T.shape[0]:,}")
         Z = linkage(T, method="ward")
         cut = self._best_cut(Z, lambda lab: _silhouette(distances, lab[sample]),
                              int(self.cut_factor * np.sqrt(T.shape[0])))
