@@ -19,12 +19,12 @@ import pandas as pd
 
 from clustering.embeddings import Encoder
 from clustering.fallback import ChunkedDBSCAN
-from clustering.nonchaining import CappedDBSCAN, HDBSCANFallback
 from clustering.incremental import IncrementalFallback
 from clustering.keywords import expand_ontology
+from clustering.nonchaining import CappedDBSCAN, HDBSCANFallback
 from clustering.ontology import OTHER, LabelTable, Ontology
 from clustering.params import MethodConfig
-from clustering.tokens import STOP_WORDS, clean_action, segment
+from clustering.tokens import clean_action, content_tokens
 from clustering.two_level import EmbeddedLabels, TwoLevelClusterer, prototype_labels
 
 log = logging.getLogger("intentmine")
@@ -68,7 +68,7 @@ def distinct_actions(actions: Sequence[str]) -> Distinct:
     clean_code, texts = pd.factorize(pd.Series(cleaned, dtype=object), sort=False)
     row_code = clean_code[raw_code]
     weight = np.bincount(row_code, minlength=len(texts)).astype(np.float64)
-    tokens = [[w for w in segment(t) if w not in STOP_WORDS] for t in texts]
+    tokens = [content_tokens(t) for t in texts]
     return Distinct(list(texts), row_code, weight, tokens)
 
 

@@ -95,6 +95,11 @@ def segment(clean: str) -> list[str]:
     return words
 
 
+def content_tokens(clean: str) -> list[str]:
+    """Tokens of an already cleaned text, stop words dropped, repeats kept."""
+    return [w for w in segment(clean) if w not in STOP_WORDS]
+
+
 def tokenize(text: str) -> list[str]:
     """Preprocess a raw action into its content tokens (stop words dropped, repeats kept)."""
-    return [w for w in segment(clean_action(text)) if w not in STOP_WORDS]
+    return content_tokens(clean_action(text))
