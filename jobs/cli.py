@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "jobs.sample.cli",
     "jobs.cache.cli",
     "jobs.analyse.cli",
+    "jobs.cluster.cli",
     "jobs.tools.cli",
     "jobs.review.cli",
 )

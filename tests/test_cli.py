@@ -49,3 +49,11 @@ def test_demo_generates_and_runs_every_stage(tmp_path):
     assert "logs written to" in out.stdout and "week 2026-W47" in out.stdout
     assert "search_events" in out.stdout
     assert (tmp_path / "demo" / "logs" / "search_events").is_dir()
+
+
+def test_help_lists_every_command_of_the_spec():
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("demo", "generate-logs", "run", "sample", "cache", "analyse", "ontology", "cluster",
+                    "tools", "report", "review"):
+        assert f"    {command}" in out.stdout, command
