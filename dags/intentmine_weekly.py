@@ -64,7 +64,7 @@ def intentmine_weekly():
     def check_logs() -> dict:
         return run_stage("validate")
 
-    @task(outlets=[table("no_click_queries"), table("samples")])
+    @task(outlets=[table(t) for t in ("no_click_queries", "filtered_queries", "rejected_rows", "samples")])
     def sample() -> dict:
         return run_stage("sample")
 

@@ -11,8 +11,8 @@ import pyarrow.dataset as ds
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = ("no_click_queries", "samples", "cache_hits", "analyses", "signals", "assignments", "clusters",
-          "tools", "training_samples")
+TABLES = ("no_click_queries", "filtered_queries", "rejected_rows", "samples", "cache_hits", "analyses",
+          "signals", "assignments", "clusters", "tools", "training_samples")
 WEEK = "2026-W47"
 
 
