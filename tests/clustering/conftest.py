@@ -26,7 +26,11 @@ categories:
 
 @pytest.fixture(scope="session")
 def encoder():
-    """An Encoder over the real all-MiniLM-L6-v2 (no disk cache); the model loads on first use."""
+    """An Encoder over the real all-MiniLM-L6-v2 (no disk cache).
+
+    ``load_model`` keeps the model per process, so the commands run in-process by the
+    tests reuse this one load.
+    """
     from clustering.embeddings import Encoder
 
     enc = Encoder()

@@ -15,10 +15,9 @@ def test_duplicates_are_embedded_once_and_vectors_are_unit(encoder):
 
 
 def test_a_new_week_embeds_only_unseen_strings(tmp_path, encoder):
-    model = encoder._encode_fn  # the loaded real model; no second load
-    first = Encoder(cache_dir=tmp_path, encode_fn=model)
+    first = Encoder(cache_dir=tmp_path)  # the model is loaded once per process
     week1 = first.encode(["colour black", "add brand filter", "show more sizes"])
-    second = Encoder(cache_dir=tmp_path, encode_fn=model)
+    second = Encoder(cache_dir=tmp_path)
     week2 = second.encode(["show more sizes", "segment price range", "colour black"])
     assert (second.n_embedded, second.n_cached) == (1, 2)
     np.testing.assert_array_equal(week2[0], week1[2])
