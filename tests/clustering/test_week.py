@@ -73,3 +73,15 @@ def test_missing_signals_is_one_line(tmp_path, ontology_file, capsys):
     assert cluster(tmp_path / "empty", WEEK1, ontology_file) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "table signals: no complete run for week 2026-W46" in err
+
+
+def test_propose_from_a_week_of_signals(tmp_path):
+    from clustering.ontology import load_ontology
+
+    root = tmp_path / "warehouse"
+    publish_signals(root, WEEK1, [f"refine search condition -> colour {c}" for c in ("black", "red", "navy")] * 4
+                    + [f"segment price range into {b} band" for b in ("low", "mid", "high")] * 4)
+    out = tmp_path / "ontology.yaml"
+    assert jobs.cli.main(["-q", "ontology", "propose", "--root", str(root), "--week", WEEK1, "--out", str(out)]) == 0
+    keywords = {k for c in load_ontology(out).categories for k in c.keywords}
+    assert {"colour", "price"} <= keywords
