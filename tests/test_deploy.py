@@ -49,3 +49,16 @@ def test_docker_compose_accepts_the_file():
         pytest.fail("docker-compose is not installed: `make test` installs it (apt package docker-compose)")
     out = subprocess.run([cli, "-f", str(DOCKER / "compose.yaml"), "config", "-q"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_image_installs_extras_the_project_defines():
+    import re
+    import tomllib
+
+    extras = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    wanted = re.findall(r'"\.\[([a-z,]+)\]"', (DOCKER / "Dockerfile").read_text())
+    assert wanted, "the Dockerfile no longer installs the project with an extra"
+    for extra in ",".join(wanted).split(","):
+        assert extra in extras, f"Dockerfile installs .[{extra}] but pyproject.toml defines no such extra"
+    # Airflow's metadata database in compose.yaml is Postgres through psycopg2.
+    assert any(req.startswith("psycopg2") for req in extras["deploy"])
