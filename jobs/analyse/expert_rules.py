@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import random
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobs.common.errors import InputError
 
@@ -48,15 +50,52 @@ class Condition(_Strict):
         return f"{self.feature} {self.op} {value}"
 
 
+_ALTERNATION = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _phrase(template: str, pick) -> str:
+    """``template`` with each ``[a|b|c]`` replaced by ``pick(options)`` (an empty option allowed)."""
+    text = _ALTERNATION.sub(lambda m: pick(m.group(1).split("|")), template)
+    return " ".join(text.split())
+
+
+def phrasings(template: str) -> int:
+    """How many distinct wordings a phrasing template can produce (at most)."""
+    n = 1
+    for group in _ALTERNATION.findall(template):
+        n *= len(set(group.split("|")))
+    return n
+
+
 class Rule(_Strict):
     id: str
     text: str
     all: list[Condition] = Field(default_factory=list)
     any: list[Condition] = Field(default_factory=list)
-    action: list[str] = Field(min_length=1)  # phrasings; the first is the canonical one
+    # Phrasing templates: ``[a|b]`` picks one alternative (``[|b]`` may leave it out). The
+    # first template with every first alternative is the canonical wording.
+    action: list[str] = Field(min_length=1)
     info: str
     priority: int = 0
     stop: bool = False  # when it fires, no lower-priority rule is considered
+
+    @field_validator("action")
+    @classmethod
+    def _balanced(cls, templates: list[str]) -> list[str]:
+        for t in templates:
+            if _ALTERNATION.sub("", t).count("[") or _ALTERNATION.sub("", t).count("]"):
+                raise ValueError(f"action phrasing {t!r}: unbalanced or nested [ ] alternatives")
+            if not _phrase(t, lambda options: options[0]):
+                raise ValueError(f"action phrasing {t!r}: its canonical wording is empty")
+        return templates
+
+    @property
+    def canonical_action(self) -> str:
+        return _phrase(self.action[0], lambda options: options[0])
+
+    def phrase_action(self, rng: random.Random) -> str:
+        """One wording of the action: a template, then one alternative per group, all from ``rng``."""
+        return _phrase(rng.choice(self.action), rng.choice)
 
     def fires(self, features: dict) -> bool:
         return (all(c.holds(features) for c in self.all)
@@ -72,7 +111,7 @@ class Rule(_Strict):
         when = " and ".join(c.describe() for c in self.all)
         if self.any:
             when = (when + " and " if when else "") + "(" + " or ".join(c.describe() for c in self.any) + ")"
-        return f"- [{self.id}] {self.text} When: {when or 'always'}. Signal: {self.action[0]} -> {self.info}"
+        return f"- [{self.id}] {self.text} When: {when or 'always'}. Signal: {self.canonical_action} -> {self.info}"
 
 
 class ExpertRules(_Strict):

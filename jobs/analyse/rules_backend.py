@@ -56,7 +56,7 @@ def analyse_vlm(features: dict, fired: list[Rule], query_id: str, seed: int) -> 
     user = ["retake the photo in good light"] if quality != "none" else []
     if any(r.id == "colour_mismatch" for r in fired):
         user.append(f"add the word '{features['query_colour']}' to the search")
-    platform = [_clip(f"{r.action[0]}: {r.info_for(features)}", 160) for r in fired if r.id != "no_rule"][:4]
+    platform = [_clip(f"{r.canonical_action}: {r.info_for(features)}", 160) for r in fired if r.id != "no_rule"][:4]
     return VlmAnalysis(query_description=_clip(description, 160), differences=differences,
                        user_suggestions=user[:4], platform_suggestions=platform)
 
@@ -68,7 +68,7 @@ def analyse_llm(features: dict, fired: list[Rule], query_id: str, seed: int) -> 
     sentences = [f"{opener} are {features['subcategory']} items with a median price of "
                  f"{features['price_median']} and a top similarity of {features['similarity_top']}."]
     sentences += [rng.choice(_REASON).format(id=r.id, text=r.text) for r in fired[:4]]
-    signals = [ActionInfo(action=rng.choice(r.action), info=_clip(r.info_for(features), 80)) for r in fired[:5]]
+    signals = [ActionInfo(action=r.phrase_action(rng), info=_clip(r.info_for(features), 80)) for r in fired[:5]]
     compressed = "; ".join(f"{r.id.replace('_', ' ')}" for r in fired[:3])
     return LlmReasoning(reasoning=_clip(" ".join(sentences), 600),
                         compressed_reasoning=_clip(f"{features['subcategory']}: {compressed}", 160),
