@@ -7,6 +7,7 @@ stays a string); on a cluster the same code runs with ``INTENTMINE_SPARK__MASTER
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -18,6 +19,8 @@ def get_spark(settings: SparkSettings | None = None):
     from pyspark.sql import SparkSession
 
     settings = settings or SparkSettings()
+    # py4j logs every connection it closes at INFO, the last one from a finaliser at exit.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if settings.master.startswith("local"):
