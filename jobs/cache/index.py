@@ -1,13 +1,17 @@
 """The persisted vector index of earlier query photos: faiss on disk, one entry per photo.
 
 ``<root>/_cache/images/index.faiss`` holds the features, ``entries.parquet`` says which
-query and week each row is. A week only ever searches entries of earlier weeks plus
+query and week each row is, ``feature.json`` which feature and tolerances made them. An
+index of another feature (another dimension, e.g. the 6-float colour feature of older
+runs) fails to load with one clear line; one made with other tolerances is rescaled to
+the current ones. A week only ever searches entries of earlier weeks plus
 its own earlier queries, so rerunning a week (or backfilling an older one) never
 matches a query against itself or against the future; its own entries are replaced.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -17,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.cache.features import DIM
+from jobs.cache.features import DIM, FEATURE
+from jobs.common.errors import InputError
 
 
 def cache_folder(root: Path | str) -> Path:
@@ -69,26 +74,49 @@ class ImageIndex:
             out.weeks = [self.weeks[i] for i in rows]
         return out
 
-    def save(self, folder: Path) -> None:
-        """Write both files aside, then rename: a crash leaves the previous pair intact."""
+    def save(self, folder: Path, scales: np.ndarray | None = None) -> None:
+        """Write the files aside, then rename: a crash leaves the previous index intact.
+
+        ``scales``: the tolerance each dimension was divided by (``features.scales``).
+        """
         folder.mkdir(parents=True, exist_ok=True)
         tag = uuid.uuid4().hex
         faiss.write_index(self.index, str(folder / f".index.{tag}"))
         pq.write_table(pa.table({"query_id": self.query_ids, "week": self.weeks}), folder / f".entries.{tag}")
+        meta = {"feature": FEATURE, "dim": DIM, "scales": None if scales is None else [float(v) for v in scales]}
+        (folder / f".feature.{tag}").write_text(json.dumps(meta))
+        os.replace(folder / f".feature.{tag}", folder / "feature.json")
         os.replace(folder / f".entries.{tag}", folder / "entries.parquet")
         os.replace(folder / f".index.{tag}", folder / "index.faiss")
 
     @classmethod
-    def load(cls, folder: Path, kind: str = "flat", hnsw_m: int = 32) -> "ImageIndex":
-        """The persisted index, or an empty one; rebuilt when sizes disagree or the kind changed."""
+    def load(cls, folder: Path, kind: str = "flat", hnsw_m: int = 32,
+             scales: np.ndarray | None = None) -> "ImageIndex":
+        """The persisted index, or an empty one; rebuilt when sizes disagree or the kind changed.
+
+        Another feature (dimension or name) raises :class:`InputError`: its vectors cannot
+        be compared with this version's and the photos are not kept to recompute them.
+        Vectors stored with other tolerances than ``scales`` are rescaled to them.
+        """
         out = cls(kind, hnsw_m)
         if not (folder / "index.faiss").exists() or not (folder / "entries.parquet").exists():
             return out
         stored = faiss.read_index(str(folder / "index.faiss"))
+        meta_file = folder / "feature.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        feature = meta.get("feature", "colour-v1 (6 floats)" if stored.d == 6 else "unknown")
+        if stored.d != DIM or feature != FEATURE:
+            raise InputError(
+                f"image cache index {folder}: built with feature {feature} ({stored.d} floats), this version "
+                f"uses {FEATURE} ({DIM} floats). Move the folder aside and rerun `intentmine cache` for the "
+                f"earlier weeks, oldest first, to rebuild it (or start empty: earlier weeks then never match)")
         entries = pq.read_table(folder / "entries.parquet")
         n = min(stored.ntotal, entries.num_rows)
         if n:
-            out.index.add(stored.reconstruct_n(0, n))
+            vectors = stored.reconstruct_n(0, n)
+            if scales is not None and meta.get("scales") and not np.allclose(meta["scales"], scales):
+                vectors = (vectors * (np.asarray(meta["scales"]) / np.asarray(scales))).astype(np.float32)
+            out.index.add(vectors)
             out.query_ids = entries.column("query_id").to_pylist()[:n]
             out.weeks = entries.column("week").to_pylist()[:n]
         return out

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jobs.analyse.images import load_rgb
-from jobs.cache.features import colour_feature, similarity
+from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
 from jobs.common.progress import Progress
 from jobs.common.storage import default_run_id, read_table, record_stage, write_table
@@ -32,10 +32,10 @@ def features_of(queries: list[dict], logs: Path, settings) -> np.ndarray:
     """The cache feature of every query photo, in the given order."""
     c = settings.cache
     progress = Progress("cache features", total=len(queries), unit="images")
-    out = np.zeros((len(queries), 6), np.float32)
+    out = np.zeros((len(queries), DIM), np.float32)
     for i, q in enumerate(queries):
         rgb = np.asarray(load_rgb(logs, q["image_uri"], c.feature_side, f"query {q['query_id']}"))
-        out[i] = colour_feature(rgb, c.background_scale, c.item_scale)
+        out[i] = image_feature(rgb, c.background_scale, c.item_scale, c.shape_scale)
         progress.update()
     progress.close()
     return out
@@ -106,9 +106,11 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     run_id = default_run_id(week, settings)
     queries = read_table(root, "samples", week, columns=["query_id", "ts", "image_uri"]).to_pylist()
     queries.sort(key=lambda q: (q["ts"], q["query_id"]))
-    vectors = features_of(queries, Path(logs), settings)
     folder = cache_folder(root)
-    stored = ImageIndex.load(folder, settings.cache.index, settings.cache.hnsw_m)
+    c = settings.cache
+    tolerances = scales(c.background_scale, c.item_scale, c.shape_scale)
+    stored = ImageIndex.load(folder, c.index, c.hnsw_m, tolerances)  # fails early on another feature
+    vectors = features_of(queries, Path(logs), settings)
     index = stored.subset(lambda w: w < week)
     known = set(index.query_ids)
     hits = match(queries, vectors, index, week, settings.cache.similarity_threshold, run_id)
@@ -116,7 +118,7 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     kept = stored.subset(lambda w: w != week)
     mine = index.subset(lambda w: w == week)
     kept.add(mine.vectors(), mine.query_ids, week)
-    kept.save(folder)
+    kept.save(folder, tolerances)
     metrics = {"queries": float(len(queries)), "hits": float(len(hits)),
                "hit_rate": len(hits) / len(queries) if queries else 0.0, "indexed": float(len(kept))}
     metrics.update(truth_scores(logs, hits, queries, known))

@@ -5,12 +5,19 @@ from __future__ import annotations
 import io
 import json
 
+import faiss
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from jobs.cache.features import colour_feature, similarity
+from cache_lookalikes import lookalike_groups, lookalike_scores
+from jobs.cache.features import COLOUR_DIM, DIM, image_feature, scales, similarity
+from jobs.cache.index import ImageIndex, cache_folder
 from jobs.cli import main
+from jobs.common.errors import InputError
+from jobs.common.settings import Settings
 from jobs.common.storage import read_table, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import Sample
@@ -18,10 +25,15 @@ from stage_data import samples_from_logs, write_samples
 from tests_analyse_helpers import drawn
 
 WEEK, NEXT = "2026-W47", "2026-W48"
+CACHE = Settings().cache
 
 
-def sim(a: np.ndarray, b: np.ndarray) -> float:
-    fa, fb = (colour_feature(x, 5.0, 25.0) for x in (a, b))
+def feature(rgb: np.ndarray) -> np.ndarray:
+    return image_feature(rgb, CACHE.background_scale, CACHE.item_scale, CACHE.shape_scale)
+
+
+def sim(a: np.ndarray, b: np.ndarray, dims=slice(None)) -> float:
+    fa, fb = feature(a)[dims], feature(b)[dims]
     return float(similarity(((fa - fb) ** 2).sum()))
 
 
@@ -40,6 +52,26 @@ def test_reupload_is_similar_and_another_photo_is_not():
     assert sim(photo, drawn("blue", background=(230, 210, 225))) < 0.5
 
 
+def test_lookalikes_with_the_same_colours_do_not_match_but_their_reuploads_do():
+    """Different items drawn on the same background in the same colour: colours alone call
+    them duplicates; the silhouette must not, while each re-upload still matches its own."""
+    names, originals, reuploads = next(lookalike_groups(backgrounds=((248, 248, 248),), colours=("black",)))
+    colour_only = [sim(originals[0], other, slice(COLOUR_DIM)) for other in originals[1:]]
+    assert min(colour_only) > CACHE.similarity_threshold  # the trap is real: colours cannot tell them apart
+    for i, a in enumerate(originals):
+        assert sim(a, reuploads[i]) > CACHE.similarity_threshold, names[i]
+        for j in range(i + 1, len(originals)):
+            assert sim(a, originals[j]) < CACHE.similarity_threshold, (names[i], names[j])
+
+
+def test_lookalike_precision_through_the_matching():
+    scores = lookalike_scores(Settings(), colours=("black", "red", "gold"))
+    assert scores["other_shape"] == 0 and scores["precision"] == 1.0, scores
+    assert scores["recall"] >= 0.85, scores
+    before = lookalike_scores(Settings(cache={"shape_scale": 1e9}), colours=("black", "red", "gold"))
+    assert before["precision"] < 0.2, before  # without the silhouette: colours alone
+
+
 def cache(root, logs, week=WEEK) -> int:
     return main(["-q", "cache", "--root", str(root), "--week", week, "--logs", str(logs)])
 
@@ -55,7 +87,7 @@ def test_precision_and_recall_on_planted_near_duplicates(tmp_path, small_logs, s
     manifest = next((tmp_path / "_manifests").rglob("*.json"))
     metrics = next(s for s in json.loads(manifest.read_text())["stages"] if s["stage"] == "cache")["metrics"]
     assert metrics["planted"] > 100
-    assert metrics["precision"] >= 0.85 and metrics["recall"] >= 0.6, metrics
+    assert metrics["precision"] >= 0.9 and metrics["recall"] >= 0.75, metrics  # measured 0.94, 0.79
     assert 0.1 < metrics["hit_rate"] < 0.4
     hits = read_table(tmp_path, "cache_hits", WEEK).to_pylist()
     assert all(h["similarity"] > 0.85 and h["matched_week"] == WEEK for h in hits)
@@ -89,6 +121,34 @@ def test_analyse_reuses_the_matched_analysis(tmp_path, small_logs, samples):
         assert mine["status"] == "cached" and mine["output_json"] == theirs["output_json"]
     signals = read_table(tmp_path, "signals", WEEK).to_pylist()
     assert {h["query_id"] for h in hits} <= {s["query_id"] for s in signals}
+
+
+def test_an_index_of_the_older_colour_feature_fails_clearly(tmp_path, small_logs, samples, capsys):
+    folder = cache_folder(tmp_path)  # as runs before the silhouette left it: 6 floats, no feature.json
+    folder.mkdir(parents=True)
+    old = faiss.IndexFlatL2(6)
+    old.add(np.zeros((2, 6), np.float32))
+    faiss.write_index(old, str(folder / "index.faiss"))
+    pq.write_table(pa.table({"query_id": ["a", "b"], "week": ["2026-W40"] * 2}), folder / "entries.parquet")
+    write_samples(tmp_path, WEEK, samples[:20])
+    assert cache(tmp_path, small_logs) == 2
+    err = capsys.readouterr().err
+    assert "6 floats" in err and f"{DIM} floats" in err and str(folder) in err
+    assert faiss.read_index(str(folder / "index.faiss")).d == 6  # left as it was
+    with pytest.raises(InputError):
+        ImageIndex.load(folder)
+
+
+def test_an_index_stored_with_other_tolerances_is_rescaled(tmp_path):
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 200, (5, DIM)).astype(np.float32)
+    old, new = scales(5.0, 25.0, 0.5), scales(8.0, 35.0, 0.25)
+    stored = ImageIndex()
+    stored.add((raw / old).astype(np.float32), [f"q{i}" for i in range(5)], WEEK)
+    stored.save(tmp_path, old)
+    loaded = ImageIndex.load(tmp_path, scales=new)
+    assert np.allclose(loaded.vectors(), raw / new, rtol=1e-5)
+    assert np.allclose(ImageIndex.load(tmp_path, scales=old).vectors(), raw / old, rtol=1e-6)
 
 
 def test_missing_photo_is_one_clear_line(tmp_path, small_logs, samples, capsys):
