@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import machine, update_section
+from report import machine, update_section, update_subsections
 
 
 def child(step: str, work: Path, *args) -> dict:
@@ -270,13 +270,17 @@ def main() -> None:
             sections.append(("Fallback against scikit-learn", fallback_part(work, args.fallback)))
         if "quality" in args.parts:
             sections.append(("Quality on labelled data", quality_part(work)))
-    body = (f"`python benchmarks/cluster_bench.py {' '.join(sys.argv[1:])}`".replace(" `", "`") +
-            f" on {machine()}, {time.strftime('%Y-%m-%d')}; other jobs shared the 2 cores, so times are "
-            "noisy and only ratios within one run compare.\n\n"
-            + "\n\n".join(f"### {title}\n\n{text}" for title, text in sections))
+    run_line = (f"`python benchmarks/cluster_bench.py {' '.join(sys.argv[1:])}`".replace(" `", "`") +
+                f" on {machine()}, {time.strftime('%Y-%m-%d')}")
+    body = (run_line + "; other jobs shared the 2 cores, so times are noisy and only ratios within one "
+            "run compare.\n\n" + "\n\n".join(f"### {title}\n\n{text}" for title, text in sections))
     print(body)
-    if not args.no_doc:
+    if args.no_doc:
+        return
+    if len(args.parts) == 3:
         update_section("Clustering", body)
+    else:  # a partial run replaces only its own subsections and says so in each
+        update_subsections("Clustering", {title: f"{run_line}.\n\n{text}" for title, text in sections})
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from clustering.pipeline import ActionClusterer, distinct_actions, propose_ontol
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 IMPROVED = dict(prototype_rounds=3, main_from_subs=True, fallback="capped")
+ALPHA0 = dict(alpha_main=0.0, alpha_sub=0.0)
 VARIANTS: dict[str, MethodConfig] = {
     "paper": PAPER,
     "+ capped fallback": PAPER.model_copy(update={"fallback": "capped"}),
@@ -40,6 +41,11 @@ VARIANTS: dict[str, MethodConfig] = {
                                                              "expand_keywords": True}),
     "… with α 0/0 + expansion": PAPER.model_copy(update={**IMPROVED, "alpha_main": 0.0, "alpha_sub": 0.0,
                                                          "expand_keywords": True}),
+    "… with α 0/0, 10 rounds": PAPER.model_copy(update={**IMPROVED, **ALPHA0, "prototype_rounds": 10}),
+    "… with α 0/0, absorb ≥ 0.3": PAPER.model_copy(update={**IMPROVED, **ALPHA0, "absorb_tau": 0.3}),
+    "… with α 0/0, absorb ≥ 0.2": PAPER.model_copy(update={**IMPROVED, **ALPHA0, "absorb_tau": 0.2}),
+    "… with α 0/0, 10 rounds, absorb ≥ 0.2": PAPER.model_copy(update={**IMPROVED, **ALPHA0, "prototype_rounds": 10,
+                                                                      "absorb_tau": 0.2}),
 }
 
 

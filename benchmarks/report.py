@@ -24,3 +24,16 @@ def update_section(title: str, body: str, doc: Path = DOC) -> None:
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
+
+
+def update_subsections(title: str, bodies: dict[str, str], doc: Path = DOC) -> None:
+    """Replace (or append) some ``### sub`` subsections of the ``## title`` section, keeping the rest."""
+    text = doc.read_text() if doc.exists() else HEADER
+    match = re.search(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", text, re.S | re.M)
+    section = match.group(0).rstrip() + "\n" if match else ""
+    for sub, body in bodies.items():
+        block = f"### {sub}\n\n{body.strip()}\n"
+        pattern = re.compile(rf"^### {re.escape(sub)}\n.*?(?=^### |\Z)", re.S | re.M)
+        section = (pattern.sub(lambda _: block + "\n", section) if pattern.search(section)
+                   else section.rstrip() + "\n\n" + block)
+    update_section(title, section.split("\n", 1)[1] if section.startswith("## ") else section, doc)

@@ -129,6 +129,9 @@ class ActionClusterer:
             model = self._assign(data, X, ontology)
         for _ in range(cfg.prototype_rounds):
             model = self._assign(data, X, ontology, prototype_labels(model, X, data.weight))
+        if cfg.absorb_tau is not None and cfg.absorb_tau < cfg.tau_main:
+            labels = prototype_labels(model, X, data.weight) if cfg.prototype_rounds else model.labels
+            model = self._assign(data, X, ontology, labels, tau_main=cfg.absorb_tau)
         self._cluster_leftovers(model, X, data.weight, self._fallback(memory))
         self.ontology_ = ontology
         self.counts_ = {"rows": len(actions), "distinct": len(data.texts),
@@ -146,13 +149,14 @@ class ActionClusterer:
                                    self.chunk_size)
 
     def _assign(self, data: Distinct, X: np.ndarray, ontology: Ontology,
-                labels: EmbeddedLabels | None = None) -> TwoLevelClusterer:
+                labels: EmbeddedLabels | None = None, tau_main: float | None = None) -> TwoLevelClusterer:
         """One scoring pass (the fallback runs once, after the last pass)."""
         cfg = self.config
         if labels is None:
             with self._step("embed labels"):
                 labels = embed_labels(LabelTable.from_ontology(ontology), self.encoder)
-        model = TwoLevelClusterer(labels, cfg.alpha_main, cfg.alpha_sub, cfg.tau_main, cfg.tau_sub,
+        model = TwoLevelClusterer(labels, cfg.alpha_main, cfg.alpha_sub,
+                                  cfg.tau_main if tau_main is None else tau_main, cfg.tau_sub,
                                   main_from_subs=cfg.main_from_subs)
         with self._step("score and assign"):
             model.fit(data.tokens, X, data.weight)

