@@ -24,7 +24,7 @@ from clustering.keywords import expand_ontology
 from clustering.nonchaining import CappedDBSCAN, HDBSCANFallback
 from clustering.ontology import OTHER, LabelTable, Ontology
 from clustering.params import MethodConfig
-from clustering.tokens import clean_action, content_tokens
+from clustering.tokens import clean_action, content_tokens, strip_index_marker
 from clustering.two_level import EmbeddedLabels, TwoLevelClusterer, prototype_labels
 
 log = logging.getLogger("intentmine")
@@ -49,6 +49,7 @@ class Distinct:
     row_code: np.ndarray
     weight: np.ndarray
     tokens: list[list[str]] = field(default_factory=list)
+    spelling: list[str] = field(default_factory=list)  # the first raw spelling of each text, for names
 
 
 def make_fallback(config: MethodConfig, chunk_size: int = 4096):
@@ -69,7 +70,9 @@ def distinct_actions(actions: Sequence[str]) -> Distinct:
     row_code = clean_code[raw_code]
     weight = np.bincount(row_code, minlength=len(texts)).astype(np.float64)
     tokens = [content_tokens(t) for t in texts]
-    return Distinct(list(texts), row_code, weight, tokens)
+    first_raw = np.unique(clean_code, return_index=True)[1]
+    spelling = [" ".join(strip_index_marker(str(raw_unique[i])).split()) or texts[k] for k, i in enumerate(first_raw)]
+    return Distinct(list(texts), row_code, weight, tokens, spelling)
 
 
 def embed_labels(table: LabelTable, encoder: Encoder) -> EmbeddedLabels:
@@ -209,7 +212,7 @@ def propose_ontology(actions: Sequence[str], encoder: Encoder, proposer=None,
     terms = [t for t, keep in zip(vocabulary, frequent) if keep]
     vectors = encoder.encode(terms) if terms else None
     started = time.perf_counter()
-    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors).ontology_
+    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors, data.spelling).ontology_
     log.info("propose: %d main categories, %d subcategories in %.1fs", len(ontology.categories),
              sum(len(c.subcategories) for c in ontology.categories), time.perf_counter() - started)
     return ontology

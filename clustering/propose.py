@@ -12,7 +12,9 @@ Steps, each on arrays:
 4. Main categories: Ward over the group centroids, cut where the silhouette of
    the centroids is best.
 5. Keywords: class-based TF-IDF terms of each group plus near-synonyms of those
-   terms found in the data; names from the best terms.
+   terms found in the data. Main categories are named by their best terms; a
+   subcategory by its most typical phrase (the member text closest to the group's
+   centroid, e.g. "filter results by colour") when the texts are given, else by terms.
 """
 
 from __future__ import annotations
@@ -79,11 +81,13 @@ class OntologyProposer:
         self.seed = seed
 
     def fit(self, tokens: Sequence[Sequence[str]], X: np.ndarray, sample_weight: np.ndarray | None = None,
-            terms: Sequence[str] = (), term_vectors: np.ndarray | None = None) -> "OntologyProposer":
+            terms: Sequence[str] = (), term_vectors: np.ndarray | None = None,
+            texts: Sequence[str] | None = None) -> "OntologyProposer":
         """Propose from distinct texts: their tokens, embeddings and counts.
 
         ``terms``/``term_vectors`` (embeddings of single words of the data) enable
         near-synonyms; without them keywords are the distinctive terms only.
+        ``texts`` (the cleaned texts) name subcategories by their most typical phrase.
         """
         X = unit_float32(X)
         weight = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
@@ -95,7 +99,8 @@ class OntologyProposer:
         log.info("propose: %d main categories", int(main_of_fine.max()) + 1)
         fine, main_of_fine = _order_by_weight(fine, main_of_fine, weight)
         self.fine_, self.main_of_fine_ = fine, main_of_fine
-        self.ontology_ = self._describe(tokens, weight, fine, main_of_fine, terms, term_vectors)
+        self.ontology_ = self._describe(tokens, weight, fine, main_of_fine, terms, term_vectors,
+                                        None if texts is None else _typical_texts(X, fine, weight, texts))
         return self
 
     def _sample(self, n: int) -> np.ndarray:
@@ -140,7 +145,7 @@ class OntologyProposer:
         return self._best_cut(linkage(centroids, method="ward"),
                               lambda labels: _silhouette(distances, labels), n_fine - 1)
 
-    def _describe(self, tokens, weight, fine, main_of_fine, terms, term_vectors) -> Ontology:
+    def _describe(self, tokens, weight, fine, main_of_fine, terms, term_vectors, typical=None) -> Ontology:
         vocabulary, counts = term_matrix(tokens, weight)
         n_fine, n_main = main_of_fine.size, int(main_of_fine.max()) + 1
         main = np.where(fine >= 0, main_of_fine[np.maximum(fine, 0)], -1)
@@ -149,7 +154,8 @@ class OntologyProposer:
             class_tfidf(counts, fine, n_fine), vocabulary, self.n_keywords)]
         main_kw = [synonyms.extend(t) for t in top_terms(
             class_tfidf(counts, main, n_main), vocabulary, self.n_keywords)]
-        sub_names, main_names = _unique_names(sub_kw, 3), _unique_names(main_kw, 2)
+        main_names = _unique_names(main_kw, 2)
+        sub_names = _unique_names([[t] if t else kw for t, kw in zip(typical or [None] * n_fine, sub_kw)], 3)
         categories = []
         for c in range(n_main):
             subs = [{"name": sub_names[s], "keywords": sub_kw[s] or [sub_names[s]]}
@@ -223,6 +229,19 @@ def _order_by_weight(fine: np.ndarray, main_of_fine: np.ndarray, weight: np.ndar
     fine_rank = np.empty(order.size, dtype=np.int64)
     fine_rank[order] = np.arange(order.size)
     return np.where(fine >= 0, fine_rank[np.maximum(fine, 0)], -1), main_rank[main_of_fine][order]
+
+
+def _typical_texts(X: np.ndarray, fine: np.ndarray, weight: np.ndarray, texts: Sequence[str]) -> list[str]:
+    """Per group, the member text closest to its weighted centroid (the heavier text on ties)."""
+    C = unit_float32(_centroids(X, fine, weight))
+    members = np.flatnonzero(fine >= 0)
+    closeness = np.einsum("ij,ij->i", X[members], C[fine[members]])
+    order = members[np.lexsort((-weight[members], -closeness, fine[members]))]
+    groups, first = np.unique(fine[order], return_index=True)
+    typical: list[str | None] = [None] * C.shape[0]  # a group without members keeps its terms
+    for g, i in zip(groups, order[first]):
+        typical[g] = str(texts[i])
+    return typical
 
 
 def _unique_names(keyword_lists: list[list[str]], n_terms: int) -> list[str]:

@@ -77,3 +77,29 @@ def test_short_and_numeric_terms_are_not_keywords(term, usable):
 def test_needs_two_actions():
     with pytest.raises(ValueError, match="at least two"):
         OntologyProposer().fit([["a"]], np.ones((1, 3)))
+
+
+def test_subcategories_are_named_by_their_most_typical_text():
+    X, tokens, group = hierarchy(seed=4)
+    texts = [f"text {i} of group {g}" for i, g in enumerate(group)]
+    model = OntologyProposer(min_share=0.0).fit(tokens, X, texts=texts)
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    subs = [s for c in model.ontology_.categories for s in c.subcategories]
+    assert len(subs) == 9
+    for k, sub in enumerate(subs):  # subcategory k of the ontology is fine_ == k
+        members = np.flatnonzero(model.fine_ == k)
+        centre = U[members].mean(axis=0)
+        closest = members[np.argmax(U[members] @ (centre / np.linalg.norm(centre)))]
+        assert sub.name == texts[closest]
+    # without texts, names stay made of keywords
+    plain = OntologyProposer(min_share=0.0).fit(tokens, X).ontology_
+    assert all(" / " in s.name for c in plain.categories for s in c.subcategories)
+
+
+def test_names_keep_the_first_raw_spelling_without_its_index_marker():
+    from clustering.pipeline import distinct_actions
+
+    data = distinct_actions(["(1) Match the item's colour", "match the item s colour!", "Add brand filter"])
+    assert data.texts == ["match the item s colour", "add brand filter"]
+    assert data.weight.tolist() == [2.0, 1.0]
+    assert data.spelling == ["Match the item's colour", "Add brand filter"]
