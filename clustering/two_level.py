@@ -93,7 +93,10 @@ class TwoLevelClusterer:
         """s_α for every action and label of one level, shape (n_actions, n_labels)."""
         if not keyword_lists:
             return np.zeros((X.shape[0], 0))
-        return mix(syn_scores(tokens, keyword_lists), sem_scores(X, label_embeddings), alpha)
+        sem = sem_scores(X, label_embeddings)
+        if alpha == 0:  # s_syn carries no weight: skip its token matching (same scores)
+            return mix(np.zeros_like(sem), sem, 0.0)
+        return mix(syn_scores(tokens, keyword_lists), sem, alpha)
 
     def _with_best_sub(self, main_scores: np.ndarray, tokens, X) -> np.ndarray:
         table = self.labels.table

@@ -88,3 +88,15 @@ def test_main_from_subs_lets_a_clear_subcategory_pull_its_category():
     model = TwoLevelClusterer(LABELS, main_from_subs=True).fit(tokens, X)
     assert model.main_.tolist() == [0] and model.sub_.tolist() == [0]
     assert model.main_score_[0] == pytest.approx(0.76)
+
+
+def test_alpha_zero_skips_synonyms_with_the_same_scores():
+    from clustering.scores import mix, sem_scores, syn_scores
+
+    tokens = [tokenize(a) for a, _, _ in CASES]
+    X = np.vstack([action_vector(c) for _, c, _ in CASES])
+    keywords = LABELS.table.main_keywords
+    full = mix(syn_scores(tokens, keywords), sem_scores(X, LABELS.main_embeddings), 0.0)
+    fast = TwoLevelClusterer.level_scores(tokens, X, keywords, LABELS.main_embeddings, 0.0)
+    assert np.array_equal(fast, full) and fast.shape == (len(CASES), 2)
+    assert not np.array_equal(TwoLevelClusterer.level_scores(tokens, X, keywords, LABELS.main_embeddings, 0.7), full)
