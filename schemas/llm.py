@@ -57,9 +57,15 @@ class CompressedReasoning(_Strict):
     compressed_reasoning: Short
 
 
+# A label starts with a letter or digit (any script) and holds words, not markup: the pattern
+# goes into the JSON schema, so guided decoding cannot produce a keyword such as "<=".
+LABEL_PATTERN = r"^[^\W_][\w .'&/+-]*$"
+
+
 class OntologyLabel(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=60)]
-    keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(min_length=1, max_length=12)]
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=LABEL_PATTERN)]
+    keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=40, pattern=LABEL_PATTERN)]],
+                        Field(min_length=1, max_length=12)]
 
 
 class OntologyCategory(OntologyLabel):

@@ -65,3 +65,20 @@ def test_ontology_proposal_is_tidied_to_the_file_rules():
     assert [s["name"] for s in out["categories"][0]["subcategories"]] == ["black"]
     assert sample_actions(["a", "b", "a", " "], 10, 7) == ["a", "b"]
     assert len(sample_actions([str(i) for i in range(50)], 5, 7)) == 5
+
+
+@pytest.mark.parametrize("text, ok", [("colour", True), ("add brand filter", True), ("颜色", True),
+                                      ("size 38/39", True), ("<=", False), ("-- x", False), ("_x", False),
+                                      (" colour", False), ("a\nb", False)])
+def test_ontology_labels_start_with_a_letter_or_digit_and_hold_words(text, ok):
+    from pydantic import ValidationError
+
+    from schemas.llm import LABEL_PATTERN, OntologyLabel
+
+    schema = OntologyLabel.model_json_schema()["properties"]  # what guided decoding sees
+    assert schema["name"]["pattern"] == schema["keywords"]["items"]["pattern"] == LABEL_PATTERN
+    if ok:
+        OntologyLabel(name=text, keywords=[text])
+    else:
+        with pytest.raises(ValidationError):
+            OntologyLabel(name="ok", keywords=[text])
