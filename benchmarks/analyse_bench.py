@@ -78,23 +78,24 @@ async def raw_rate(url: str, bodies: list[bytes], concurrency: int) -> float:
 
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=concurrency)) as http:
-        async def post(body):
-            async with sem:
-                reply = await http.post(url + "/chat/completions", content=body,
-                                        headers={"content-type": "application/json"})
-                reply.raise_for_status()
         began = time.perf_counter()
-        await asyncio.gather(*(post(b) for b in bodies))
+        await asyncio.gather(*(bare_post(http, url, b, sem) for b in bodies))
     return len(bodies) / (time.perf_counter() - began)
 
 
+async def bare_post(http, url: str, body: bytes, sem: asyncio.Semaphore) -> None:
+    async with sem:
+        (await http.post(url + "/chat/completions", content=body,
+                         headers={"content-type": "application/json"})).raise_for_status()
+
+
 def bodies_for(requests, settings) -> list[bytes]:
+    """The client's own request bodies (:func:`chat_body`), serialised ahead of the timing."""
     import json
 
-    return [json.dumps({"model": "tiny", "messages": r.messages, "max_tokens": settings.max_tokens,
-                        "temperature": 0.0, "response_format": {"type": "json_schema", "json_schema": {
-                            "name": r.response_model.__name__, "schema": r.response_model.model_json_schema(),
-                            "strict": True}}}).encode() for r in requests]
+    from jobs.analyse.client import chat_body
+
+    return [json.dumps(chat_body("tiny", r, settings)).encode() for r in requests]
 
 
 def client_vs_server(n: int, concurrency: int, rounds_n: int = 16) -> dict:
@@ -167,9 +168,7 @@ async def side_by_side(url: str, n: int, concurrency: int, settings, start: int)
         client = ModelClient(url, "tiny", settings, Checkpoint(Path(tmp) / "ck.sqlite"), concurrency=concurrency)
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=concurrency)) as http:
             async def bare(body):
-                async with sem:
-                    (await http.post(url + "/chat/completions", content=body,
-                                     headers={"content-type": "application/json"})).raise_for_status()
+                await bare_post(http, url, body, sem)
                 done["raw"].append(time.perf_counter())
 
             async def ours(request):

@@ -95,7 +95,7 @@ class TwoLevelClusterer:
             return np.zeros((X.shape[0], 0))
         sem = sem_scores(X, label_embeddings)
         if alpha == 0:  # s_syn carries no weight: skip its token matching (same scores)
-            return mix(np.zeros_like(sem), sem, 0.0)
+            return mix(0.0, sem, 0.0)
         return mix(syn_scores(tokens, keyword_lists), sem, alpha)
 
     def _with_best_sub(self, main_scores: np.ndarray, tokens, X) -> np.ndarray:

@@ -28,7 +28,6 @@ from jobs.analyse.checkpoint import Checkpoint
 from jobs.common.errors import InputError
 
 
-
 class _Retryable(Exception):
     """A timeout, a connection error, 429 or 5xx: worth another attempt after a back-off."""
 
@@ -92,7 +91,7 @@ class ModelClient:
         # the openai SDK (1.9 against 3.5 ms, benchmarks/analyse_bench.py), one dependency fewer.
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/", timeout=settings.timeout_s,
-            headers={"authorization": f"Bearer {api_key}", "content-type": "application/json"},
+            headers={"authorization": f"Bearer {api_key}"},
             limits=httpx.Limits(max_connections=self.limit, max_keepalive_connections=self.limit))
 
     async def close(self) -> None:
@@ -144,15 +143,13 @@ class ModelClient:
                 "attempts": self.s.max_retries + 1}
 
     async def _send(self, request: ModelRequest) -> dict:
-        response_format = _response_format(request.response_model)
         self.stats.attempts += 1
         self.stats.in_flight += 1
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
         began = time.perf_counter()
-        body = {"model": self.model, "messages": request.messages, "max_tokens": self.s.max_tokens,
-                "temperature": self.s.temperature, "response_format": response_format}
         try:
-            reply = await self._http.post("chat/completions", json=body, headers={"x-intentmine-key": request.key})
+            reply = await self._http.post("chat/completions", json=chat_body(self.model, request, self.s),
+                                          headers={"x-intentmine-key": request.key})
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timeout after {self.s.timeout_s}s ({type(exc).__name__})") from None
         except httpx.TransportError as exc:  # refused, reset, closed midway
@@ -175,6 +172,12 @@ class ModelClient:
         self.stats.completion_tokens += usage.get("completion_tokens") or 0
         return {"raw": content, "latency_s": latency, "prompt_tokens": usage.get("prompt_tokens"),
                 "completion_tokens": usage.get("completion_tokens")}
+
+
+def chat_body(model: str, request: ModelRequest, settings) -> dict:
+    """The ``/chat/completions`` body of a request: structured output from its response model."""
+    return {"model": model, "messages": request.messages, "max_tokens": settings.max_tokens,
+            "temperature": settings.temperature, "response_format": _response_format(request.response_model)}
 
 
 @functools.lru_cache(maxsize=32)

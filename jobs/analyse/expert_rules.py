@@ -83,7 +83,8 @@ class Rule(_Strict):
     @classmethod
     def _balanced(cls, templates: list[str]) -> list[str]:
         for t in templates:
-            if _ALTERNATION.sub("", t).count("[") or _ALTERNATION.sub("", t).count("]"):
+            outside = _ALTERNATION.sub("", t)
+            if "[" in outside or "]" in outside:
                 raise ValueError(f"action phrasing {t!r}: unbalanced or nested [ ] alternatives")
             if not _phrase(t, lambda options: options[0]):
                 raise ValueError(f"action phrasing {t!r}: its canonical wording is empty")

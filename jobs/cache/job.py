@@ -113,7 +113,7 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     vectors = features_of(queries, Path(logs), settings)
     index = stored.subset(lambda w: w < week)
     known = set(index.query_ids)
-    hits = match(queries, vectors, index, week, settings.cache.similarity_threshold, run_id)
+    hits = match(queries, vectors, index, week, c.similarity_threshold, run_id)
     write_table(root, "cache_hits", week, run_id, to_arrow(CacheHit, hits))
     kept = stored.subset(lambda w: w != week)
     mine = index.subset(lambda w: w == week)
