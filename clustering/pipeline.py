@@ -191,28 +191,3 @@ class ActionClusterer:
             "main_score": model.main_score_[data.row_code],
             "sub_score": model.sub_score_[data.row_code],
         }, columns=OUTPUT_COLUMNS)
-
-
-def propose_ontology(actions: Sequence[str], encoder: Encoder, proposer=None,
-                     min_term_count: float = 2) -> Ontology:
-    """Propose a two-level ontology from raw actions (the ``--backend data`` proposal).
-
-    Single words seen at least ``min_term_count`` times are embedded too, so the
-    proposer can add near-synonyms found in the data to each keyword list.
-    """
-    from clustering.keywords import term_matrix
-    from clustering.propose import OntologyProposer
-
-    proposer = proposer or OntologyProposer()
-    data = distinct_actions(actions)
-    log.info("propose: %s rows, %s distinct texts", f"{len(actions):,}", f"{len(data.texts):,}")
-    X = encoder.encode(data.texts)
-    vocabulary, counts = term_matrix(data.tokens, data.weight)
-    frequent = np.asarray(counts.sum(axis=0)).ravel() >= min_term_count
-    terms = [t for t, keep in zip(vocabulary, frequent) if keep]
-    vectors = encoder.encode(terms) if terms else None
-    started = time.perf_counter()
-    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors, data.spelling).ontology_
-    log.info("propose: %d main categories, %d subcategories in %.1fs", len(ontology.categories),
-             sum(len(c.subcategories) for c in ontology.categories), time.perf_counter() - started)
-    return ontology
