@@ -1,24 +1,31 @@
 """The review log: every decision is its own published run of ``review_decisions``.
 
-``<root>/review_decisions/week=<week of the decision>/run=review-<decision_id>/``.
+``<root>/review_decisions/week=<week reviewed>/run=review-<decision_id>/``: a decision is
+filed under the week whose tool list it reviews (the CLI's and the app's ``--week``,
+by default the newest week with tools), not under the day it was taken.
 Appending never rewrites earlier decisions, and recording a decision id that is
 already there changes nothing (the same id with other content is an error).
+Writers take :func:`locked` around check-then-record, so two reviewers deciding at
+once each get their decision recorded and validated against the other's.
 Decisions take effect when :func:`apply_pending` replays them onto the tool registry
 (the tools stage does, oldest first).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import logging
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from core.errors import InputError
-from jobs.common.storage import SUCCESS, iso_week, write_table
+from jobs.common.storage import SUCCESS, iso_week, registry_dir, write_table
 from jobs.registry.tools import ToolRegistry, apply_decision, is_done
 from schemas.arrow import to_arrow, validate
 from schemas.tables import ReviewDecision
@@ -47,8 +54,22 @@ def read_all(root: Path | str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["ts"], r["decision_id"]))
 
 
-def record(root: Path | str, decision: dict) -> bool:
-    """Publish one decision; False when the same decision id is already recorded."""
+@contextlib.contextmanager
+def locked(root: Path | str) -> Iterator[None]:
+    """An exclusive lock on the review log of ``root`` (one process at a time decides)."""
+    path = registry_dir(root) / "review.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record(root: Path | str, decision: dict, week: str | None = None) -> bool:
+    """Publish one decision under ``week`` (default: the decision's own ISO week);
+    False when the same decision id is already recorded."""
     for earlier in read_all(root):
         if earlier["decision_id"] == decision["decision_id"]:
             if any(earlier.get(f) != decision.get(f) for f in FIELDS):
@@ -57,7 +78,7 @@ def record(root: Path | str, decision: dict) -> bool:
             return False
     row = dict(decision, run_id=f"review-{decision['decision_id']}")
     table: pa.Table = to_arrow(ReviewDecision, [row])
-    write_table(root, TABLE, iso_week(decision["ts"]), row["run_id"], table)
+    write_table(root, TABLE, week or iso_week(decision["ts"]), row["run_id"], table)
     return True
 
 

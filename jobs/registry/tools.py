@@ -156,6 +156,18 @@ def get(registry: ToolRegistry, tool_id: str) -> Tool:
         raise InputError(f"unknown tool id '{tool_id}' (see 'intentmine review list')") from None
 
 
+def find(registry: ToolRegistry, ref: str | int | None) -> Tool:
+    """A tool by id (``t-…``) or by index (``29`` or ``#29``, the first column of ``review list``)."""
+    text = str(ref if ref is not None else "").strip()
+    if text.lstrip("#").isdigit():
+        index = int(text.lstrip("#"))
+        found = next((t for t in registry.tools.values() if t.index == index), None)
+        if found is None:
+            raise InputError(f"unknown tool index {index} (see 'intentmine review list')")
+        return found
+    return get(registry, text)
+
+
 def resolve(registry: ToolRegistry, key: str) -> str | None:
     """The surviving tool id for a group key, following merges; None if unknown."""
     tool_id = registry.aliases.get(key)
@@ -202,7 +214,7 @@ def _rename(registry: ToolRegistry, tool: Tool, title: str | None) -> bool:
 
 
 def _merge(registry: ToolRegistry, tool: Tool, into: str | None) -> bool:
-    target = get(registry, into or "")
+    target = find(registry, into)
     if target.tool_id == tool.tool_id:
         raise InputError(f"merge {tool.tool_id}: a tool cannot be merged into itself")
     if target.status == "retired":

@@ -8,7 +8,11 @@ from settings (the file clustering used), else an empty ontology. Approved tools
 - an auxiliary-cluster tool becomes a subcategory of the main category
   ``tools.promoted_category``, and its new group key is aliased to the tool, so the
   promotion does not make a new tool next week;
-- a tool merged into another leaves the ontology; its keywords join the survivor's.
+- a tool merged into another keeps its label in the ontology, unchanged: the label
+  still collects the same actions, and its group key resolves (in the registry) to the
+  survivor, so the survivor holds every action of the merged tool at every later
+  clustering. (Removing the label instead, or moving its keywords, scattered those
+  actions over whatever label scored next and pulled others into the survivor.)
 
 Keywords of a new label: the words of its title, then the most frequent content words
 of its example actions. When anything changed, the next version is written to the
@@ -26,7 +30,7 @@ import pyarrow as pa
 
 from clustering.ontology import Ontology, load_ontology
 from jobs.registry import ontology as series
-from jobs.registry.tools import ToolRegistry, name_key, resolve, sub_key
+from jobs.registry.tools import ToolRegistry, name_key, sub_key
 
 KEYWORDS = 6
 log = logging.getLogger("intentmine")
@@ -85,23 +89,7 @@ def apply_tools(onto: dict, registry: ToolRegistry, examples: dict[str, list[str
                 cat["subcategories"].append({"name": tool.title, "keywords": kw})
                 cat["keywords"] = list(dict.fromkeys(cat["keywords"] + kw))
             registry.aliases.setdefault(sub_key(promoted, tool.title), tool.tool_id)
-        elif tool.merged_into and tool.kind == "sub":
-            _merge(onto, tool, registry.tools[resolve(registry, tool.key)])
     return onto
-
-
-def _merge(onto: dict, tool, survivor) -> None:
-    cat = _find(onto["categories"], tool.main_category or "")
-    gone = _find(cat["subcategories"], tool.title) if cat else None
-    if gone is None:
-        return
-    cat["subcategories"].remove(gone)
-    target_cat = _find(onto["categories"], survivor.main_category or "")
-    target = None
-    for name in (survivor.title, survivor.subcategory):
-        target = target or (_find(target_cat["subcategories"], name) if target_cat and name else None)
-    if target is not None:
-        target["keywords"] = list(dict.fromkeys(target["keywords"] + gone["keywords"]))
 
 
 def next_ontology(root: Path, registry: ToolRegistry, tools: pa.Table, fallback: str, promoted: str) -> Path | None:

@@ -40,11 +40,13 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
                             cfg.include_other)
     samples = optional_table(root, "samples", week)
     registry = reg.load(root)
+    retired_before = {t.tool_id for t in registry.tools.values() if t.status == "retired"}
     applied, skipped = reviews.apply_pending(registry, reviews.read_all(root))
     groups = week_groups(rows)
     before = set(registry.tools)
     rows["tool_id"] = rows["group_key"].map(reg.observe(registry, groups, week, cfg.min_aux_size))
-    retired = reg.retire_absent(registry, week, cfg.retire_after_weeks)
+    reg.retire_absent(registry, week, cfg.retire_after_weeks)
+    retired = {t.tool_id for t in registry.tools.values() if t.status == "retired"} - retired_before  # merges too
     strata_input = samples.select(["query_id", "main_category", "category_population"]).to_pandas() \
         if samples is not None else None
     membership, strata = strata_from_samples(strata_input, rows["query_id"])
