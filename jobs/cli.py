@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "jobs.tools.cli",
     "jobs.report.cli",
     "jobs.review.cli",
+    "jobs.serve.cli",
 )
 
 log = logging.getLogger("intentmine")

@@ -263,6 +263,29 @@ class ClusterNode(Row):
     run_id: str
 
 
+class ClusterMapPoint(Row):
+    """A node of the week's cluster tree placed on a 2-D map (``cluster_map``, by the cluster stage).
+
+    ``key`` is the node's group key (``main::<main>``, ``sub::<main>::<sub>``, ``aux::<n>``);
+    ``x``, ``y`` in [0, 1] are the first two principal axes of the node centroids (mean
+    embedding of the node's actions, weighted by count); ``neighbours`` are the keys of
+    the nodes of the same level kind (sub or aux) with the most similar centroids, best
+    first, with their cosine in ``neighbour_similarity``.
+    """
+
+    key: Id
+    level: Literal["main", "sub", "aux"]
+    main_category: Optional[str] = None
+    subcategory: Optional[str] = None
+    aux_cluster: Optional[int] = None
+    size: Annotated[int, Field(ge=0)]
+    x: Float32
+    y: Float32
+    neighbours: list[str]
+    neighbour_similarity: list[Float32]
+    run_id: str
+
+
 class Tool(Row):
     """A tool of a published tool-list version (docs/tools.md).
 
@@ -373,6 +396,7 @@ TABLES: dict[str, type[Row]] = {
     "signals": Signal,
     "assignments": Assignment,
     "clusters": ClusterNode,
+    "cluster_map": ClusterMapPoint,
     "tools": Tool,
     "training_samples": TrainingSample,
     "review_decisions": ReviewDecision,

@@ -20,7 +20,7 @@ LAYERS = [
     (2, "jobs.common"), (2.1, "jobs.registry"),
     (3.0, "jobs.generate"), (3.1, "jobs.sample"), (3.2, "jobs.cache"), (3.3, "jobs.analyse"),
     (3.4, "jobs.ontology"), (3.5, "jobs.cluster"), (3.6, "jobs.tools"), (3.7, "jobs.report"),
-    (3.8, "jobs.review"),
+    (3.8, "jobs.review"), (3.9, "jobs.serve"),
     (4, "jobs.pipeline"), (4.1, "jobs.demo"), (4.2, "jobs.cli"), (4.3, "dags"),
 ]
 ALLOWED_UPWARD = 0

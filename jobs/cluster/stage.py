@@ -24,6 +24,7 @@ from clustering.params import MethodConfig, method_config
 from clustering.pipeline import ActionClusterer, AuxMemory
 from core.errors import InputError
 from core.files import atomic_path
+from jobs.cluster.map import cluster_map
 from jobs.cluster.tree import cluster_nodes
 from jobs.common.actions import read_actions
 from jobs.common.embedding import make_encoder
@@ -110,10 +111,14 @@ def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | 
     nodes = cluster_nodes(frame, week, run_id, settings.tools.examples_per_tool,
                           previous.to_pandas() if previous is not None else None)
     write_table(root, "clusters", week, run_id, nodes)
+    began_map = time.perf_counter()
+    points = cluster_map(frame, clusterer.encoder, run_id)
+    write_table(root, "cluster_map", week, run_id, points)
+    clusterer.timings_["map"] = time.perf_counter() - began_map
     counts = {**clusterer.counts_, "clusters": nodes.num_rows}
     record_stage(root, week, run_id, settings, StageRecord(
         stage="cluster", started=started, seconds=round(time.perf_counter() - began, 3),
-        tables={"assignments": len(frame), "clusters": nodes.num_rows},
+        tables={"assignments": len(frame), "clusters": nodes.num_rows, "cluster_map": points.num_rows},
         metrics={**{k: float(v) for k, v in counts.items()},
                  **{f"seconds_{k}": round(v, 3) for k, v in clusterer.timings_.items()}},
     ), inputs={"ontology": str(ontology), "ontology_version": str(onto.version)},

@@ -1,0 +1,1 @@
+"""The explore-and-review web app (``intentmine serve``) and SQL views for analysts (``intentmine sql``)."""
