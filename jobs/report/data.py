@@ -108,4 +108,12 @@ def manifest_parts(root: Path, week: str, run_id: str | None) -> tuple[list | No
         cost = ", ".join(f"{k} {v:,.2f}" for k, v in costs.items())
     elif tokens:
         cost = ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in tokens.items())
+    elif rules_only(manifest.models):
+        cost = "0 (rules backend: no model calls)"
     return stages, hit_rate, cost
+
+
+def rules_only(models: dict[str, str]) -> bool:
+    """Whether the run's analysis used only the deterministic rules analyst (which costs nothing)."""
+    analysis = [v for k, v in models.items() if k.startswith("analyse")]
+    return bool(analysis) and all(str(v).startswith("rules") for v in analysis)

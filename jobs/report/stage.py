@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.errors import InputError
 from core.files import write_text
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
-                                 report_path)
+                                 report_path, week_bounds)
 from jobs.report.data import aux_summary, load_nodes, manifest_parts, tree, with_changes
 from schemas.tables import StageRecord
 
@@ -89,6 +90,11 @@ def run_report(logs: Path | None, root: Path, week: str, settings: Settings) -> 
     """Write the week's report for the current run; return its path under "report"."""
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     root = Path(root)
+    week_bounds(week)
+    published = [t for t in ("clusters", "tools", "assignments", "signals") if latest_run(root, t, week)]
+    if not published:
+        raise InputError(f"report --week {week}: no published data for that week under {root} "
+                         f"(run the pipeline first); nothing written")
     run_id = latest_run(root, "tools", week) or default_run_id(week, settings)
     data = collect(root, week, run_id, settings)
     path = write_text(report_path(root, week, run_id), render(data))

@@ -156,3 +156,23 @@ def test_missing_photo_is_one_clear_line(tmp_path, small_logs, samples, capsys):
     write_samples(tmp_path, WEEK, broken)
     assert cache(tmp_path, small_logs) == 2
     assert "gone.png" in capsys.readouterr().err
+
+
+def test_recall_counts_re_uploads_of_any_earlier_photo(tmp_path):
+    """A re-upload whose direct source is not indexed but another copy of the original is: a positive
+    (before, hits on it counted as correct but not as planted, and recall read 111 %)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.cache.stage import truth_scores
+
+    (tmp_path / "ground_truth").mkdir()
+    pq.write_table(pa.table({"query_id": ["a", "b", "c"], "near_duplicate_of": [None, "a", "a"]}),
+                   tmp_path / "ground_truth" / "part.parquet")
+    queries = [{"query_id": "c"}]  # 'b' was a hit last week (not indexed); 'a' is indexed
+    hits = [{"query_id": "c", "matched_query_id": "a"}]
+    scores = truth_scores(tmp_path, hits, queries, known={"a"})
+    assert scores == {"precision": 1.0, "recall": 1.0, "planted": 1.0}
+    # a copy of an original that only a re-upload of it represents in the index
+    scores = truth_scores(tmp_path, [{"query_id": "c", "matched_query_id": "b"}], queries, known={"b"})
+    assert scores["recall"] == 1.0 and scores["planted"] == 1.0

@@ -43,8 +43,30 @@ def test_missing_inputs_say_not_available(tmp_path):
     data = collect(tmp_path, W1, "r1", settings())
     assert data["tree"] is None and data["tools"] is None and data["stages"] is None
     assert data["headline"]["cache_hit_rate"] is None
+    write_week(tmp_path, W1, week1())  # clusters but no tools, no manifest
     path = run_report(None, tmp_path, W1, settings())["report"]
     assert "not available" in open(path, encoding="utf-8").read()
+
+
+def test_a_week_without_data_is_one_line_exit_2_and_writes_nothing(two_weeks, capsys):
+    from jobs.cli import main
+
+    assert main(["report", "--root", str(two_weeks), "--week", "2026-W50"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no published data for that week" in err[0]
+    assert not (two_weeks / "reports" / "week=2026-W50").exists()
+    assert not (two_weeks / "_manifests" / "week=2026-W50").exists()
+
+
+def test_rules_backend_costs_zero(two_weeks):
+    from jobs.common.storage import record_stage
+    from schemas.tables import StageRecord
+    import datetime as dt
+
+    record_stage(two_weeks, W2, "r1", settings(), StageRecord(
+        stage="analyse", started=dt.datetime.now(dt.timezone.utc), seconds=1.0, tables={}, metrics={}),
+        models={"analyse.vlm": "rules-v2", "analyse.llm": "rules-v2"})
+    assert collect(two_weeks, W2, "r1", settings())["headline"]["model_cost"].startswith("0 (rules backend")
 
 
 def _chromium(args: list[str], profile) -> subprocess.CompletedProcess:
