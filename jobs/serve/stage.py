@@ -132,7 +132,7 @@ def create_app(root: Path, logs: Path | None = None, settings=None) -> FastAPI:
         data = house.data(week)
         registry, _ = house.registry()
         points = data.points.to_dict("records") if data.points is not None else []
-        tools = {k: reg.resolve(registry, k) for k in (p["key"] for p in points)}
+        tools = {k: reg.resolve(registry, k) for k in data.rows["node"].dropna().unique()}
         return page(request, "explore.html", week=week, tree=wd.tree(data), points=points, tools=tools,
                     stats=wd.stats(house.root, week), registry=registry)
 
@@ -171,7 +171,7 @@ def create_app(root: Path, logs: Path | None = None, settings=None) -> FastAPI:
         if detail is None:
             raise InputError(f"no query '{id}' in week {week}")
         registry, _ = house.registry()
-        return page(request, "query.html", week=week, q=detail, registry=registry)
+        return page(request, "query.html", week=week, d=detail, registry=registry)
 
     @app.get("/photo/query")
     def query_photo(id: str, week: str | None = None):
