@@ -1,7 +1,10 @@
 """Everything the report shows, gathered from the week's tables and run manifest.
 
 Each part is optional: a missing table or metric becomes None, which the page
-shows as "not available" instead of failing.
+shows as "not available" instead of failing. Names and shares are the app's
+(``intentmine serve`` reads them from here): a node is "subcategory (main category)",
+and week-over-week changes are in share of the week's sampled no-click queries, the
+measure of the tool table, so the tree and the tools no longer disagree.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from jobs.cluster.map import main_key
 from jobs.common.storage import optional_table, read_manifest
+from jobs.registry.tools import sub_key
+from jobs.tools.groups import labelled_signals
+from jobs.tools.support import strata_from_samples, stratified_share
 
 AUX_SHOWN = 30
 CHANGES_SHOWN = 8
@@ -36,7 +43,7 @@ def tree(nodes: pd.DataFrame) -> tuple[list[dict], dict]:
     details, blocks = {}, []
     for n in nodes.itertuples(index=False):
         key = node_key(n.level, n.main_category, n.subcategory, n.aux_cluster)
-        name = {"main": n.main_category, "sub": f"{n.main_category} › {n.subcategory}",
+        name = {"main": n.main_category, "sub": f"{n.subcategory} ({n.main_category})",
                 "aux": f"auxiliary cluster #{_label(n.aux_cluster)}", "noise": "noise"}[n.level]
         details[key] = {"name": name, "size": int(n.size), "n_queries": int(n.n_queries),
                         "examples": list(n.examples), "first_week": n.first_week,
@@ -117,3 +124,60 @@ def rules_only(models: dict[str, str]) -> bool:
     """Whether the run's analysis used only the deterministic rules analyst (which costs nothing)."""
     analysis = [v for k, v in models.items() if k.startswith("analyse")]
     return bool(analysis) and all(str(v).startswith("rules") for v in analysis)
+
+
+# ---------------------------------------------------------------- the app's names and shares (one owner)
+def node_name(key: str) -> str:
+    """A plain name for a node key: 'colour condition (search condition refinement)'."""
+    parts = key.split("::")
+    if parts[0] == "sub":
+        return f"{parts[2]} ({parts[1]})"
+    if parts[0] == "aux":
+        return f"auxiliary cluster #{parts[1]}"
+    if parts[0] == "main":
+        return parts[1]
+    return "noise (no cluster)"
+
+
+def signal_nodes(assignments, signals, include_other: bool) -> pd.DataFrame:
+    """The week's signals with their tool-level node key (``node``: sub, aux or "noise") and ``main`` key."""
+    rows = labelled_signals(assignments, signals, include_other)
+    rows["node"] = rows["group_key"]
+    noise = rows["main_category"].isna() & (rows["aux_cluster"].fillna(-1) == -1)
+    rows.loc[noise, "node"] = "noise"
+    other = rows["node"].isna() & rows["main_category"].notna()  # "other" buckets when they are not tools
+    rows.loc[other, "node"] = [sub_key(m, s if isinstance(s, str) else "other")
+                               for m, s in zip(rows.loc[other, "main_category"], rows.loc[other, "subcategory"])]
+    rows["main"] = [main_key(m) if isinstance(m, str) else None for m in rows["main_category"]]
+    return rows
+
+
+def node_shares(rows: pd.DataFrame, samples: pd.DataFrame | None, confidence: float) -> pd.DataFrame:
+    """Per node key (leaf and main): actions, queries, share of sampled queries with its interval."""
+    if not len(rows):
+        return pd.DataFrame(columns=["size", "n_queries", "share", "low", "high"])
+    long = pd.concat([rows[["node", "query_id"]].rename(columns={"node": "key"}),
+                      rows[["main", "query_id"]].rename(columns={"main": "key"})]).dropna()
+    sizes = long.groupby("key").agg(size=("query_id", "size"), n_queries=("query_id", "nunique"))
+    strata_input = samples[["query_id", "main_category", "category_population"]] if samples is not None else None
+    membership, strata = strata_from_samples(strata_input, rows["query_id"])
+    pairs = long.drop_duplicates().merge(membership, on="query_id", how="inner")
+    hits = pairs.groupby(["key", "stratum"]).size().rename("k").reset_index().rename(columns={"key": "tool_id"})
+    return sizes.join(stratified_share(hits, strata, confidence), how="left")
+
+
+def query_share_changes(root: Path, week: str, before: str, include_other: bool, confidence: float) -> list | None:
+    """The biggest movers by share of no-click queries (the tools' measure), named as the app names them."""
+    shares = []
+    for w in (week, before):
+        a, s = optional_table(root, "assignments", w), optional_table(root, "signals", w)
+        if a is None or s is None:
+            return None
+        samples = optional_table(root, "samples", w, ["query_id", "main_category", "category_population"])
+        rows = signal_nodes(a, s, include_other)
+        shares.append(node_shares(rows, samples.to_pandas() if samples is not None else None, confidence)["share"])
+    now, prev = shares
+    keys = [k for k in now.index if k.startswith(("main::", "sub::"))]
+    moves = sorted(((k, float(now[k]), float(now[k]) - float(prev.get(k, 0.0))) for k in keys),
+                   key=lambda m: -abs(m[2]))
+    return [{"name": node_name(k), "share": v, "change": d} for k, v, d in moves[:CHANGES_SHOWN] if abs(d) > 1e-12]

@@ -18,9 +18,7 @@ import pandas as pd
 from jobs.cluster.map import main_key
 from jobs.common.storage import latest_run, optional_table, read_manifest
 from jobs.registry import tools as reg
-from jobs.report.data import manifest_parts
-from jobs.tools.groups import labelled_signals
-from jobs.tools.support import stratified_share, strata_from_samples
+from jobs.report.data import manifest_parts, node_name, node_shares, signal_nodes
 
 WEEK_TABLES = ("samples", "analyses", "signals", "assignments", "clusters", "cluster_map", "tools")
 
@@ -30,18 +28,6 @@ def weeks(root: Path) -> list[str]:
     folder = Path(root) / "clusters"
     found = [p.name.removeprefix("week=") for p in folder.glob("week=*")] if folder.is_dir() else []
     return sorted(w for w in found if latest_run(root, "clusters", w))
-
-
-def node_name(key: str) -> str:
-    """A plain name for a node key: 'colour condition (search condition refinement)'."""
-    parts = key.split("::")
-    if parts[0] == "sub":
-        return f"{parts[2]} ({parts[1]})"
-    if parts[0] == "aux":
-        return f"auxiliary cluster #{parts[1]}"
-    if parts[0] == "main":
-        return parts[1]
-    return "noise (no cluster)"
 
 
 @dataclass
@@ -62,14 +48,7 @@ def load_week(root: Path, week: str, registry: reg.ToolRegistry, include_other: 
     rows = pd.DataFrame(columns=["query_id", "order", "action", "info", "reasoning", "group_key", "node", "main",
                                  "tool_id"])
     if assignments is not None and signals is not None:
-        rows = labelled_signals(assignments, signals, include_other)
-        rows["node"] = rows["group_key"]
-        noise = rows["main_category"].isna() & (rows["aux_cluster"].fillna(-1) == -1)
-        rows.loc[noise, "node"] = "noise"
-        other = rows["node"].isna() & rows["main_category"].notna()  # "other" buckets when not tools
-        rows.loc[other, "node"] = [reg.sub_key(m, s if isinstance(s, str) else "other")
-                                   for m, s in zip(rows.loc[other, "main_category"], rows.loc[other, "subcategory"])]
-        rows["main"] = [main_key(m) if isinstance(m, str) else None for m in rows["main_category"]]
+        rows = signal_nodes(assignments, signals, include_other)
         resolved = {k: reg.resolve(registry, k) for k in rows["group_key"].dropna().unique()}
         rows["tool_id"] = rows["group_key"].map(resolved)
     frame = lambda t: t.to_pandas() if t is not None else None  # noqa: E731
@@ -78,20 +57,6 @@ def load_week(root: Path, week: str, registry: reg.ToolRegistry, include_other: 
                     frame(optional_table(root, "tools", week)))
     data.shares = node_shares(rows, data.samples, confidence)
     return data
-
-
-def node_shares(rows: pd.DataFrame, samples: pd.DataFrame | None, confidence: float) -> pd.DataFrame:
-    """Per node key (leaf and main): actions, queries, share of sampled queries with its interval."""
-    if not len(rows):
-        return pd.DataFrame(columns=["size", "n_queries", "share", "low", "high"])
-    long = pd.concat([rows[["node", "query_id"]].rename(columns={"node": "key"}),
-                      rows[["main", "query_id"]].rename(columns={"main": "key"})]).dropna()
-    sizes = long.groupby("key").agg(size=("query_id", "size"), n_queries=("query_id", "nunique"))
-    strata_input = samples[["query_id", "main_category", "category_population"]] if samples is not None else None
-    membership, strata = strata_from_samples(strata_input, rows["query_id"])
-    pairs = long.drop_duplicates().merge(membership, on="query_id", how="inner")
-    hits = pairs.groupby(["key", "stratum"]).size().rename("k").reset_index().rename(columns={"key": "tool_id"})
-    return sizes.join(stratified_share(hits, strata, confidence), how="left")
 
 
 def tree(data: WeekData) -> list[dict]:
