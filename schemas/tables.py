@@ -282,7 +282,7 @@ class ClusterMapPoint(Row):
     x: Float32
     y: Float32
     neighbours: list[str]
-    neighbour_similarity: list[Float32]
+    neighbour_similarity: list[float]
     run_id: str
 
 
