@@ -99,6 +99,28 @@ def test_two_reviewers_at_once_both_recorded_and_merge_into_retired_refused(clie
     assert "pending next tools run" in review and "brand from the logo" in review
 
 
+def test_the_merge_holds_after_reclustering(warehouse):
+    """After the merge above, `run --from tools` then `run --from cluster`: the survivor holds every action
+    of both tools (before the fix, the ontology lost the merged label and its actions scattered)."""
+    from jobs.pipeline import run_week
+    from jobs.registry import tools as reg
+    from jobs.serve.data import load_week
+
+    root, logs = warehouse
+    ids = tool_ids(warehouse)
+    merged, survivor = ids["price band"], ids["colour condition"]
+    before = load_week(root, W2, reg.load(root), False, 0.95).rows
+    expected = set(map(tuple, before.loc[before["tool_id"].isin([merged, survivor]), ["query_id", "order"]].to_numpy()))
+    run_week(logs, root, W2, settings_for(root), "tools", "tools")  # applies the merge (and writes the ontology)
+    for _ in range(2):  # `run --from cluster`, twice: the next clustering and the one after
+        run_week(logs, root, W2, settings_for(root), "cluster", "tools")
+        registry = reg.load(root)
+        assert registry.tools[merged].merged_into == survivor
+        after = load_week(root, W2, registry, False, 0.95).rows
+        held = set(map(tuple, after.loc[after["tool_id"] == survivor, ["query_id", "order"]].to_numpy()))
+        assert held >= expected and not (after["tool_id"] == merged).any()
+
+
 def test_photos_only_from_inside_the_logs_folder(client, warehouse):
     root, logs = warehouse
     ok = client.get("/photo/query", params={"id": "q0000", "week": W1})

@@ -143,7 +143,8 @@ def test_approve_merge_reload_then_recluster_holds(page, server, warehouse, arti
     _card(page, approve).scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir / "app-review.png"), full_page=False)
 
-    run_week(logs, root, W2, cfg, "cluster", "tools")  # `intentmine run --from cluster` for this week
+    run_week(logs, root, W2, cfg, "tools", "tools")  # the decisions take effect (and the next ontology is written)
+    run_week(logs, root, W2, cfg, "cluster", "tools")  # then `intentmine run --from cluster` for this week
     registry = reg.load(root)
     assert registry.tools[approve].status == "approved" and registry.tools[merged].merged_into == survivor
     after = load_week(root, W2, registry, False, 0.95).rows
