@@ -27,8 +27,11 @@ def register(subparsers) -> None:
 
 
 def run_serve(args) -> int:
+    from core.errors import InputError
     from jobs.serve.stage import serve
 
+    if not args.root.is_dir():
+        raise InputError(f"--root {args.root}: no such folder")
     print(f"intentmine app on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     serve(args.root, args.host, args.port, args.logs)
     return 0
@@ -40,5 +43,6 @@ def run_sql_command(args) -> int:
     if args.query is None:
         print("views: " + ", ".join(views(connect(args.root))))
         return 0
-    print(run_sql(args.root, args.query, args.csv), end="")
+    out = run_sql(args.root, args.query, args.csv)
+    print(out, end="" if out.endswith("\n") or not out else "\n")
     return 0
