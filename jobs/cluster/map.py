@@ -3,8 +3,8 @@
 Each node of the tree (main category, subcategory, auxiliary cluster; not the noise)
 gets a centroid: the count-weighted mean embedding of its actions (one sparse
 node × distinct-text product, no per-row loop). The map is the first two principal
-axes of the centroids (an SVD of a nodes × 384 matrix: cheap, deterministic up to
-sign, which is fixed), scaled to [0, 1]. Each sub or aux node also lists its nearest
+axes of the centroids (an eigendecomposition of their 384 × 384 scatter matrix:
+cheap, deterministic up to sign, which is fixed), scaled to [0, 1]. Each sub or aux node also lists its nearest
 sub/aux nodes by centroid cosine: the app's "suggested duplicates" for tools.
 """
 
@@ -61,9 +61,9 @@ def _project(C: np.ndarray) -> np.ndarray:
     out = np.full((len(C), 2), 0.5, np.float32)
     if len(C) < 2:
         return out
-    centred = C - C.mean(axis=0)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    coords = u[:, :2] * s[:2]
+    centred = (C - C.mean(axis=0)).astype(np.float32)
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # d × d (384²): cheap for any number of nodes
+    coords = centred @ vectors[:, ::-1][:, :2]
     for j in range(coords.shape[1]):
         col = coords[:, j] * (1 if coords[np.argmax(np.abs(coords[:, j])), j] >= 0 else -1)
         span = col.max() - col.min()
