@@ -15,7 +15,7 @@ import pandas as pd
 
 from jobs.cluster.map import main_key
 from jobs.common.storage import optional_table, read_manifest
-from jobs.registry.tools import sub_key
+from jobs.registry.tools import aux_key, sub_key
 from jobs.tools.groups import labelled_signals
 from jobs.tools.support import strata_from_samples, stratified_share
 
@@ -166,8 +166,19 @@ def node_shares(rows: pd.DataFrame, samples: pd.DataFrame | None, confidence: fl
     return sizes.join(stratified_share(hits, strata, confidence), how="left")
 
 
-def query_share_changes(root: Path, week: str, before: str, include_other: bool, confidence: float) -> list | None:
-    """The biggest movers by share of no-click queries (the tools' measure), named as the app names them."""
+def app_key(level: str, main, sub, aux) -> str:
+    """The app's key of a cluster-tree node (``main::…``, ``sub::…::…``, ``aux::n``, ``noise``)."""
+    if level == "main":
+        return main_key(main)
+    if level == "sub":
+        return sub_key(main, sub)
+    return "noise" if level == "noise" else aux_key(aux)
+
+
+def query_share_changes(root: Path, week: str, before: str, include_other: bool, confidence: float
+                        ) -> tuple[list, dict[str, float]] | None:
+    """Change since ``before`` in share of no-click queries (the tools' measure) of every node, by app key,
+    and the biggest movers among main categories and subcategories, named as the app names them."""
     shares = []
     for w in (week, before):
         a, s = optional_table(root, "assignments", w), optional_table(root, "signals", w)
@@ -177,7 +188,8 @@ def query_share_changes(root: Path, week: str, before: str, include_other: bool,
         rows = signal_nodes(a, s, include_other)
         shares.append(node_shares(rows, samples.to_pandas() if samples is not None else None, confidence)["share"])
     now, prev = shares
-    keys = [k for k in now.index if k.startswith(("main::", "sub::"))]
-    moves = sorted(((k, float(now[k]), float(now[k]) - float(prev.get(k, 0.0))) for k in keys),
-                   key=lambda m: -abs(m[2]))
-    return [{"name": node_name(k), "share": v, "change": d} for k, v, d in moves[:CHANGES_SHOWN] if abs(d) > 1e-12]
+    change = {k: float(now[k]) - float(prev.get(k, 0.0)) for k in now.index}
+    keys = sorted((k for k in now.index if k.startswith(("main::", "sub::"))), key=lambda k: -abs(change[k]))
+    movers = [{"name": node_name(k), "share": float(now[k]), "change": change[k]}
+              for k in keys[:CHANGES_SHOWN] if abs(change[k]) > 1e-12]
+    return movers, change

@@ -20,7 +20,8 @@ from core.files import write_text
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
                                  report_path, week_bounds)
-from jobs.report.data import aux_summary, load_nodes, manifest_parts, query_share_changes, tree, with_changes
+from jobs.report.data import (app_key, aux_summary, load_nodes, manifest_parts, node_key, query_share_changes,
+                              tree, with_changes)
 from schemas.tables import StageRecord
 
 
@@ -55,9 +56,12 @@ def collect(root: Path, week: str, run_id: str, settings: Settings) -> dict:
         by_level = nodes.groupby("level")["size"].sum()
         headline.update(signals=total, **{f"{name}_share": float(by_level.get(level, 0)) / total if total else None
                                           for name, level in (("assigned", "main"), ("aux", "aux"), ("noise", "noise"))})
-    movers = query_share_changes(root, week, previous_week(week), cfg.include_other, cfg.confidence)
-    if movers is not None:  # the app's measure: share of no-click queries, as the tool table has it
-        changes = movers
+    by_queries = query_share_changes(root, week, previous_week(week), cfg.include_other, cfg.confidence)
+    if by_queries is not None and details is not None:  # the app's measure: share of no-click queries
+        changes, change = by_queries
+        for n in nodes.itertuples(index=False):
+            details[node_key(n.level, n.main_category, n.subcategory, n.aux_cluster)]["change"] = \
+                change.get(app_key(n.level, n.main_category, n.subcategory, n.aux_cluster))
     queries = optional_table(root, "assignments", week, columns=["query_id"])
     if queries is not None:
         headline["queries"] = int(pd.Series(queries.column("query_id").to_numpy(zero_copy_only=False)).nunique())

@@ -91,3 +91,13 @@ def test_report_renders_in_headless_chromium(two_weeks, tmp_path_factory, artifa
     shot.unlink(missing_ok=True)
     _chromium([f"--screenshot={shot}", f"file://{path}"], profile)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_tree_and_tool_table_show_the_same_change(two_weeks):
+    """A subcategory's week-over-week change in the tree is its tool's share change (one measure)."""
+    data = collect(two_weeks, W2, "r1", settings())
+    tool = next(t for t in data["tools"] if t["title"] == "price band")
+    mover = next(c for c in data["changes"] if c["name"] == "price band (price)")
+    node = next(n for n in data["nodes"].values() if n["name"] == "price band (price)")
+    assert mover["change"] == pytest.approx(tool["share_change"]) == pytest.approx(node["change"])
+    assert mover["share"] == pytest.approx(tool["traffic_share"])
