@@ -15,8 +15,10 @@ most popular first: the replay has no visual similarity for products it did not 
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -82,8 +84,22 @@ class Outcome:
     note: str = ""
 
 
-def _hits(text: str, word: str) -> int:
-    return len(re.findall(r"(?<![a-z0-9])" + re.escape(word), text))
+@functools.lru_cache(maxsize=None)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern:
+    """One pattern for an executor's words, longest first, each at the start of a word."""
+    return re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")")
+
+
+def _score(text: str, words: dict[str, float]) -> float:
+    return sum(words[m] for m in _words_pattern(tuple(words)).findall(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _values_pattern(values: frozenset) -> re.Pattern | None:
+    if not values:
+        return None
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True) if v)
+    return re.compile(r"(?<![\w])(" + alternatives + r")(?![\w])")
 
 
 def choose_executor(card: ToolCard, info: str, vocabulary: dict[str, set[str]] | None = None) -> str | None:
@@ -98,8 +114,7 @@ def choose_executor(card: ToolCard, info: str, vocabulary: dict[str, set[str]] |
     parts = [(card.title, 3.0), (card.subcategory or "", 3.0), (card.main_category or "", 1.0), (info, 1.0)]
     parts += [(a, 2.0 / len(examples)) for a in examples]
     parts = [(t.lower(), w) for t, w in parts if t]
-    scores = np.array([sum(w * sum(k * _hits(t, word) for word, k in e.words.items()) for t, w in parts)
-                       for e in EXECUTORS])
+    scores = np.array([sum(w * _score(t, e.words) for t, w in parts) for e in EXECUTORS])
     for i, e in enumerate(EXECUTORS):
         column = CONDITION_FIELDS.get(e.name)
         if vocabulary and column and wanted_values(info, vocabulary.get(column, set()))[0]:
@@ -114,13 +129,10 @@ def wanted_values(info: str, values: set[str]) -> tuple[list[str], list[str]]:
     cut = re.search(r"\bresults?\b", text)
     head, tail = (text[:cut.start()], text[cut.start():]) if cut else (text, "")
 
+    pattern = _values_pattern(frozenset(values))
+
     def found(part: str) -> list[str]:
-        out = []
-        for value in sorted(values, key=len, reverse=True):  # "18k gold" before "gold"
-            if value and re.search(r"(?<![\w])" + re.escape(value) + r"(?![\w])", part) \
-                    and not any(value in longer for longer in out):
-                out.append(value)
-        return out
+        return list(dict.fromkeys(pattern.findall(part))) if pattern is not None else []
 
     return found(head), found(tail)
 
@@ -142,7 +154,6 @@ class Query:
     subcategory: str | None
     main_category: str | None
     limit: int = 12
-    seen: set[str] = field(default_factory=set)
 
 
 def run_executor(name: str | None, info: str, query: Query, catalogue) -> Outcome:
@@ -164,7 +175,7 @@ def run_executor(name: str | None, info: str, query: Query, catalogue) -> Outcom
             return Outcome(current, name, note=f"the Info names no price band ({info!r})")
         return condition(name, "price_band", [band], [], query, catalogue)
     if kind.effect == "category":
-        want, _ = wanted_values(info, catalogue.vocabulary["main_category"] | catalogue.vocabulary["subcategory"])
+        want, _ = wanted_values(info, catalogue.categories)
         if not want:
             return Outcome(current, name, note=f"the Info names no known category ({info!r})")
         return restrict_category(want, query, catalogue)
@@ -259,8 +270,9 @@ class Catalogue:
         self.by_main = {m: list(g.sort_values("popularity", ascending=False, kind="stable").index)
                         for m, g in attrs.groupby("main_category", sort=False)}
         self.main_of = dict(zip(attrs["subcategory"], attrs["main_category"]))
-        self.vocabulary = {c: set(attrs[c].dropna()) for c in self.COLUMNS}
-        self.vocabulary["price_band"] = {"low", "mid", "high"}
+        self.vocabulary = {c: frozenset(attrs[c].dropna()) for c in self.COLUMNS}
+        self.categories = self.vocabulary["main_category"] | self.vocabulary["subcategory"]
+        self.vocabulary["price_band"] = frozenset({"low", "mid", "high"})
 
     def values(self, ids: list[str], column: str) -> list[str | None]:
         col = self._lookup[column]
@@ -285,8 +297,8 @@ class Catalogue:
         subs = [s for s in self.values(ids, "subcategory") if s]
         if not subs:
             return None, None
-        counts = pd.Series(subs).value_counts(sort=False)
-        best = max(counts.index, key=lambda s: (counts[s], -subs.index(s)))
+        counts = Counter(subs)  # insertion order is rank order, and max keeps the first of a tie
+        best = max(counts, key=counts.get)
         return best, self.main_of.get(best)
 
 
