@@ -229,7 +229,8 @@ def restrict_category(want: list[str], query: Query, catalogue) -> Outcome:
     sub = query.subcategory if query.subcategory in want or query.main_category in want else None
     column = "subcategory" if sub else "main_category"
     value = [sub] if sub else [w for w in want if w in catalogue.vocabulary["main_category"]] or want[:1]
-    extra = catalogue.supplement(sub, None, column, value, exclude=set(current), limit=query.limit - len(keep))
+    extra = catalogue.supplement(sub, None if sub else value[0], column, value, exclude=set(current),
+                                 limit=query.limit - len(keep))
     ranked = (keep + extra)[: query.limit]
     if not ranked:
         return Outcome(list(current), "category", no_match=True,
