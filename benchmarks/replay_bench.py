@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -78,9 +79,7 @@ def replay_setting(preset: str, overrides: dict, ctx: dict) -> tuple[dict, dict,
     return rates(queries), rates(planted), by_scenario(queries, scenario), time.perf_counter() - began
 
 
-def pa_table(frame: pd.DataFrame):
-    import pyarrow as pa
-
+def pa_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 

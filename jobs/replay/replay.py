@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from jobs.cluster.tree import top_values
-from jobs.replay.executors import TOP, Catalogue, Query, ToolCard, choose_executor, run_executor
+from jobs.replay.catalogue import Catalogue
+from jobs.replay.executors import TOP, Query, ToolCard, choose_executor, run_executor
 from jobs.replay.judge import relevance
 
 

@@ -22,7 +22,7 @@ from core.errors import InputError
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, optional_table, read_log_table, read_table, record_stage,
                                  write_table)
-from jobs.replay.executors import Catalogue
+from jobs.replay.catalogue import Catalogue
 from jobs.replay.judge import intents
 from jobs.replay.replay import catalogue_from_samples, plans_from_training, rates, replay, tool_summary
 from schemas.tables import StageRecord

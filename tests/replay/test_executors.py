@@ -5,7 +5,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jobs.replay.executors import TOP, Catalogue, Query, ToolCard, choose_executor, run_executor
+from jobs.replay.catalogue import Catalogue
+from jobs.replay.executors import TOP, Query, ToolCard, choose_executor, run_executor
 from jobs.replay.judge import intents, relevance
 from jobs.replay.replay import Step, replay
 

@@ -1,6 +1,7 @@
 """The replay stage end to end: a real pipeline run (Spark sample, rules analyst, clustering,
 tools) on small generated logs, then ``replay`` with and without the logs' ground truth."""
 
+import json
 import shutil
 
 import numpy as np
@@ -87,3 +88,16 @@ def test_a_root_without_samples_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["replay", "--root", str(tmp_path), "--week", WEEK]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "table samples: no complete run" in err
+
+
+def test_the_report_shows_the_replay(week):
+    from jobs.report.stage import run_report
+
+    root, settings, _ = week
+    html = open(run_report(None, root, WEEK, settings)["report"], encoding="utf-8").read()
+    data = json.loads(html.split('<script id="data" type="application/json">')[1].split("</script>")[0])
+    rows = read_table(root, "replay", WEEK).to_pandas()
+    assert data["replay"]["overall"]["queries"] == len(rows)
+    assert data["replay"]["overall"]["replay_top1"] == pytest.approx(rows["replay_top1"].mean())
+    assert {s["scenario"] for s in data["replay"]["scenarios"]} == set(rows["scenario"].fillna("none"))
+    assert 'id="replay"' in html and "drawReplay" in html
