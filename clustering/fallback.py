@@ -18,6 +18,10 @@ its core neighbours. A border point has fewer than ``min_samples`` neighbours,
 so its edges are few and can be kept. When every edge is between core points
 (``2·min(weight) >= min_samples``, e.g. the paper's ``min_samples=2``) one pass
 over the blocks suffices; otherwise a first pass counts neighbours.
+
+``metric`` (default ``cosine``) can also be ``euclidean`` (L2) or ``manhattan`` (L1),
+both measured between the unit-normalised rows, as scikit-learn's DBSCAN with that
+metric on ``normalize(X)`` would: the paper's sensitivity table compares the three.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import cdist
 from sklearn.preprocessing import normalize
 
 from core.progress import Progress
@@ -78,6 +83,8 @@ class ChunkedDBSCAN:
         Weighted neighbourhood size (the point included) that makes a core point.
     chunk_size : int, default=4096
         Rows per block; memory is about ``5 · chunk_size²`` bytes.
+    metric : {"cosine", "euclidean", "manhattan"}, default="cosine"
+        Distance between the unit-normalised rows; ``eps`` is in that distance.
 
     Attributes
     ----------
@@ -93,13 +100,17 @@ class ChunkedDBSCAN:
     array([ 0,  0, -1, -1])
     """
 
-    def __init__(self, eps: float = 0.5, min_samples: int = 2, chunk_size: int = 4096):
+    def __init__(self, eps: float = 0.5, min_samples: int = 2, chunk_size: int = 4096,
+                 metric: str = "cosine"):
         self.eps = eps
         self.min_samples = min_samples
         self.chunk_size = chunk_size
+        self.metric = metric
 
     def fit(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "ChunkedDBSCAN":
         """Cluster the rows of ``X``; ``sample_weight`` counts duplicates (sklearn's meaning)."""
+        if self.metric not in METRICS:
+            raise ValueError(f"metric '{self.metric}': expected one of {', '.join(METRICS)}")
         n, weight = X.shape[0], sample_weights(sample_weight, X.shape[0])
         if n == 0:
             self.labels_, self.core_sample_indices_ = np.empty(0, np.int64), np.empty(0, np.int64)
@@ -128,9 +139,8 @@ class ChunkedDBSCAN:
             rows, cols = slice(a, a2), slice(b, b2)
             skip_r, skip_c = _skippable(settled, components, rows, cols)
             if not (skip_r.all() and skip_c.all()):
-                sim = _similarities(X, rows, cols, skip_r, skip_c)
-                np.subtract(np.float32(1), sim, out=sim)
-                yield rows, cols, sim <= self.eps, sim
+                dist = _distances(X, rows, cols, skip_r, skip_c, self.metric)
+                yield rows, cols, dist <= self.eps, dist
             progress.update((a2 - a) * (b2 - b) if a != b else (a2 - a) * (a2 - a + 1) // 2)
         progress.close()
 
@@ -191,6 +201,28 @@ def _skippable(settled, components, rows: slice, cols: slice) -> tuple[np.ndarra
         skip_r &= rep_r == largest
         skip_c &= rep_c == largest
     return skip_r, skip_c
+
+
+METRICS = ("cosine", "euclidean", "manhattan")
+
+
+def _distances(X: np.ndarray, rows: slice, cols: slice, skip_r: np.ndarray, skip_c: np.ndarray,
+               metric: str) -> np.ndarray:
+    """A block of distances between unit rows, float32 (NaN, i.e. "not a neighbour", for skipped pairs).
+
+    L1 has no dot-product form, so its blocks are computed whole (a skipped pair links
+    two points already in one component, which changes nothing).
+    """
+    if metric == "manhattan":
+        return cdist(X[rows], X[cols], "cityblock").astype(np.float32)
+    sim = _similarities(X, rows, cols, skip_r, skip_c)
+    if metric == "euclidean":  # |x - y|² = 2 - 2 x·y on unit rows
+        np.multiply(sim, np.float32(-2), out=sim)
+        np.add(sim, np.float32(2), out=sim)
+        np.maximum(sim, np.float32(0), out=sim)
+        return np.sqrt(sim, out=sim)
+    np.subtract(np.float32(1), sim, out=sim)
+    return sim
 
 
 def _similarities(X: np.ndarray, rows: slice, cols: slice, skip_r: np.ndarray, skip_c: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ label's prototype joins it instead of the fallback (None: off).
     prototype_rounds: int = Field(0, ge=0)
     main_from_subs: bool = False
     absorb_tau: float | None = Field(None, ge=0)
+    metric: Literal["cosine", "euclidean", "manhattan"] = "cosine"  # DBSCAN's distance (the paper tried L2, L1)
 
 
 PAPER = MethodConfig()

@@ -54,12 +54,14 @@ class Distinct:
 
 def make_fallback(config: MethodConfig, chunk_size: int = 4096):
     """The estimator that clusters unassigned actions, as the config names it."""
+    if config.metric != "cosine" and config.fallback != "dbscan":
+        raise ValueError(f"metric '{config.metric}' is an option of the dbscan fallback only")
     if config.fallback == "capped":
         return CappedDBSCAN(config.eps, config.min_samples, config.max_cluster_share,
                             config.min_cap, config.eps_shrink, chunk_size=chunk_size)
     if config.fallback == "hdbscan":
         return HDBSCANFallback(min_cluster_size=max(config.min_samples, 5))
-    return ChunkedDBSCAN(config.eps, config.min_samples, chunk_size)
+    return ChunkedDBSCAN(config.eps, config.min_samples, chunk_size, config.metric)
 
 
 def distinct_actions(actions: Sequence[str]) -> Distinct:

@@ -84,11 +84,15 @@ def intentmine_weekly():
     def tools() -> dict:
         return run_stage("tools")
 
+    @task(outlets=[table("replay"), table("replay_tools")])
+    def replay() -> dict:
+        return run_stage("replay")
+
     @task
     def report() -> dict:
         return run_stage("report")
 
-    check_logs() >> sample() >> cache() >> analyse() >> cluster() >> tools() >> report()
+    check_logs() >> sample() >> cache() >> analyse() >> cluster() >> tools() >> replay() >> report()
 
 
 intentmine_weekly()

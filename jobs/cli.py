@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "jobs.cluster.cli",
     "jobs.ontology.cli",
     "jobs.tools.cli",
+    "jobs.replay.cli",
     "jobs.report.cli",
     "jobs.review.cli",
     "jobs.serve.cli",

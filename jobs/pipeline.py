@@ -28,6 +28,7 @@ STAGES: dict[str, str] = {
     "analyse": "jobs.analyse.stage:run_analyse",
     "cluster": "jobs.cluster.stage:run_cluster",
     "tools": "jobs.tools.stage:run_tools",
+    "replay": "jobs.replay.stage:run_replay",
     "report": "jobs.report.stage:run_report",
 }
 

@@ -358,6 +358,58 @@ class ReviewDecision(Row):
     run_id: str
 
 
+class ReplayQuery(Row):
+    """A sampled query replayed through its predicted tools (docs/replay.md).
+
+    ``tool_ids`` in the plan's order, ``executors`` and ``notes`` aligned with them;
+    ``*_products`` are the top-4 product ids before and after. The relevance columns
+    judge the top-1 / top-4 against the generator's ground truth and are null when the
+    query has none (real logs).
+    """
+
+    query_id: Id
+    main_category: Optional[str] = None
+    scenario: Optional[str] = None
+    tool_ids: list[str]
+    tool_indices: list[int]
+    executors: list[str]
+    notes: list[str]
+    changed: bool
+    asks_shopper: bool
+    shows_information: bool
+    baseline_products: list[str]
+    replay_products: list[str]
+    baseline_top1: Optional[bool] = None
+    baseline_top4: Optional[bool] = None
+    replay_top1: Optional[bool] = None
+    replay_top4: Optional[bool] = None
+    list_version: Optional[int] = None
+    run_id: str
+
+
+class ReplayTool(Row):
+    """Per tool: what its executor did on the week's queries, and their relevance before and after.
+
+    Relevance shares are over the ``n_judged`` queries with ground truth whose plan holds
+    the tool (null without ground truth).
+    """
+
+    tool_id: Id
+    index: Optional[int] = None
+    title: str
+    executor: str
+    n_queries: Annotated[int, Field(ge=0)]
+    n_changed: Annotated[int, Field(ge=0)]
+    n_no_match: Annotated[int, Field(ge=0)]
+    n_asks_shopper: Annotated[int, Field(ge=0)]
+    n_judged: Annotated[int, Field(ge=0)]
+    baseline_top1: Optional[float] = None
+    baseline_top4: Optional[float] = None
+    replay_top1: Optional[float] = None
+    replay_top4: Optional[float] = None
+    run_id: str
+
+
 class StageRecord(Row):
     """One stage's entry in a run manifest."""
 
@@ -399,6 +451,8 @@ TABLES: dict[str, type[Row]] = {
     "cluster_map": ClusterMapPoint,
     "tools": Tool,
     "training_samples": TrainingSample,
+    "replay": ReplayQuery,
+    "replay_tools": ReplayTool,
     "review_decisions": ReviewDecision,
     "run_manifests": RunManifest,
 }

@@ -55,5 +55,5 @@ def test_help_lists_every_command_of_the_spec():
     out = run("--help")
     assert out.returncode == 0
     for command in ("demo", "generate-logs", "run", "sample", "cache", "analyse", "ontology", "cluster",
-                    "tools", "report", "review"):
+                    "tools", "replay", "report", "review"):
         assert f"    {command}" in out.stdout, command

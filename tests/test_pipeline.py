@@ -12,7 +12,7 @@ from jobs.registry.ontology import versions
 
 
 def test_stages_run_in_data_flow_order_and_slice():
-    assert list(STAGES) == ["validate", "sample", "cache", "analyse", "cluster", "tools", "report"]
+    assert list(STAGES) == ["validate", "sample", "cache", "analyse", "cluster", "tools", "replay", "report"]
     assert select_stages("cache", "cluster") == ["cache", "analyse", "cluster"]
     assert select_stages(None, "sample") == ["validate", "sample"]
     assert select_stages("report", None) == ["report"]

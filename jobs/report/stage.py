@@ -20,6 +20,7 @@ from core.files import write_text
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
                                  report_path, week_bounds)
+from jobs.replay.view import replay_view
 from jobs.report.data import (app_key, aux_summary, load_nodes, manifest_parts, node_key, query_share_changes,
                               tree, with_changes)
 from schemas.tables import StageRecord
@@ -76,7 +77,7 @@ def collect(root: Path, week: str, run_id: str, settings: Settings) -> dict:
                         for t in ("samples", "signals", "assignments", "clusters", "tools"))
     return {"week": week, "run_id": run_id, "sources": f"tables read: {sources}", "headline": headline,
             "tree": blocks, "nodes": details, "changes": changes, "aux": aux, "tools": tools,
-            "stages": stages, "confidence": f"{cfg.confidence:.0%}"}
+            "stages": stages, "confidence": f"{cfg.confidence:.0%}", "replay": replay_view(root, week)}
 
 
 def cache_rate_from_tables(root: Path, week: str) -> float | None:

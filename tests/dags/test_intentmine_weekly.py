@@ -39,7 +39,7 @@ def test_dag_imports_with_its_contract(airflow_env, monkeypatch):
     assert bag.import_errors == {}
     dag = bag.dags["intentmine_weekly"]
     assert [t.task_id for t in dag.topological_sort()] == [
-        "check_logs", "sample", "cache", "analyse", "cluster", "tools", "report"]
+        "check_logs", "sample", "cache", "analyse", "cluster", "tools", "replay", "report"]
     assert {"intentmine", "weekly"} <= set(dag.tags) and dag.catchup is False
     assert "0 3 * * 1" in repr(dag.timetable)
     assert all(t.retries >= 2 and t.retry_exponential_backoff for t in dag.tasks)
