@@ -27,6 +27,7 @@ from core.errors import InputError
 from jobs.common.storage import latest_run, previous_week
 from jobs.registry import reviews
 from jobs.registry import tools as reg
+from jobs.replay.view import replay_view
 from jobs.review.actions import decide
 from jobs.serve import data as wd
 from jobs.serve.review import cards, diffs
@@ -134,7 +135,7 @@ def create_app(root: Path, logs: Path | None = None, settings=None) -> FastAPI:
         points = data.points.to_dict("records") if data.points is not None else []
         tools = {k: reg.resolve(registry, k) for k in data.rows["node"].dropna().unique()}
         return page(request, "explore.html", week=week, tree=wd.tree(data), points=points, tools=tools,
-                    stats=wd.stats(house.root, week), registry=registry)
+                    stats=wd.stats(house.root, week), registry=registry, replay=replay_view(house.root, week))
 
     @app.get("/node")
     def node(request: Request, key: str, week: str | None = None):

@@ -154,3 +154,15 @@ def test_sql_views_read_the_latest_run_once(warehouse, capsys):
     assert re.search(r"\bn\b\s+\d+", capsys.readouterr().out)
     assert main(["sql", "--root", str(root), "SELECT * FROM nope"]) == 2
     assert "views:" in capsys.readouterr().err
+
+
+def test_the_replay_shows_on_the_explore_page(client, warehouse):
+    from jobs.replay.stage import run_replay
+
+    root, _ = warehouse
+    assert "Replay: would the tools" not in client.get("/explore", params={"week": W2}).text  # not replayed yet
+    run_replay(None, root, W2, settings_for(root))  # no logs: no ground truth, relevance left empty
+    page = client.get("/explore", params={"week": W2}).text
+    assert "Replay: would the tools have fixed the searches?" in page
+    row = re.search(r"<tr><td>all</td>(.*?)</tr>", page).group(1)
+    assert row.count("–") == 4  # nothing judged without ground truth: shown as missing, not as 0 %
