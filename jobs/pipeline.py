@@ -81,16 +81,10 @@ def week_for(logical_date: dt.datetime) -> str:
 
 
 def run_week_stage(stage: str, logical_date: dt.datetime, params: dict) -> dict:
-    """One stage for an Airflow run: settings from the environment, overridden by the run's params."""
-    settings = Settings()
-    if params.get("per_category"):
-        settings.sample.per_category = int(params["per_category"])
-    for key in ("backend", "vlm_url", "llm_url"):
-        if params.get(key):
-            setattr(settings.models, key, params[key])
-    week = params.get("week") or week_for(logical_date)
-    logs, root = Path(params.get("logs") or settings.logs), Path(params.get("root") or settings.root)
-    return run_week(logs, root, week, settings, stage, stage)[stage]
+    """One stage for an Airflow run: paths, week and settings resolved from the run (jobs/schedule.py)."""
+    from jobs.schedule import run_task
+
+    return run_task(stage, params, logical_date)
 
 
 RATIO_WORDS = ("rate", "share", "precision", "recall", "accuracy")
