@@ -142,7 +142,7 @@ def test_a_backfill_runs_the_weeks_in_order_like_intentmine_run(scheduler, two_w
     # Rerun week 1 after week 2: nothing changes, in either week.
     before, tools_before = table_rows(root), registry(root)
     scheduler.cli("tasks", "clear", DAG, "--start-date", "2026-11-16", "--end-date", "2026-11-17", "--yes")
-    assert [r[1] for r in runs(db, "backfill")] == ["queued", "success"]
+    assert [r[1] for r in runs(db, "backfill")] in (["queued", "success"], ["running", "success"])
     rerun = wait_for_runs(db, "backfill", 2, timeout=900)
     assert [r[1] for r in rerun] == ["success", "success"]
     assert all(t[1] == 2 for t in task_instances(db, done[0][0]).values())  # every task ran again
