@@ -39,8 +39,8 @@ class Limits:
                 "retry_exponential_backoff": True, "max_retry_delay": 60 * MINUTE}
 
 
-# Timeouts: about 30x the stage's time on the 4,000-query demo week on 2 cores (docs/deploy.md),
-# at least 10 minutes; a production week is larger but runs on a cluster and GPUs.
+# Timeouts end hangs (a Spark job waiting for executors, a stuck connection): 40x or more the
+# stage's time on the 4,000-query demo week on 2 cores, at least 10 minutes (docs/deploy.md).
 # Retries: Spark and the model servers fail transiently; the local CPU stages rarely do.
 LIMITS: dict[str, Limits] = {
     "validate": Limits(10 * MINUTE, 1, MINUTE),

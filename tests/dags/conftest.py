@@ -11,6 +11,9 @@ import pytest
 
 from tests.dags.services import Airflow, Postgres, wait_until
 
+# Two shuffle partitions for a week of a few hundred events (Spark settings do not enter run ids).
+SMALL_SPARK = {"INTENTMINE_SPARK__SHUFFLE_PARTITIONS": "2"}
+
 
 @pytest.fixture(scope="session")
 def scheduler():
@@ -21,7 +24,8 @@ def scheduler():
     (folder / "home").mkdir()
     postgres = Postgres().start()
     airflow = Airflow(folder / "home", postgres, {"INTENTMINE_LOGS": str(folder / "missing-logs"),
-                                                  "INTENTMINE_ROOT": str(folder / "default-root")})
+                                                  "INTENTMINE_ROOT": str(folder / "default-root"),
+                                                  **SMALL_SPARK})
     try:
         airflow.start()
         db = postgres.connect()

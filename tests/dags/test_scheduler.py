@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from tests.dags.conftest import query
+from tests.dags.conftest import SMALL_SPARK, query
 from tests.dags.services import REPO, wait_until
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def reference(two_weeks, tmp_path_factory) -> Path:
     """The same two weeks through `intentmine run`, week after week."""
     root = tmp_path_factory.mktemp("reference") / "warehouse"
     env = dict(os.environ, PYTHONPATH=str(REPO), PYSPARK_PYTHON=sys.executable,
-               INTENTMINE_SAMPLE__PER_CATEGORY=str(PER_CATEGORY))
+               INTENTMINE_SAMPLE__PER_CATEGORY=str(PER_CATEGORY), **SMALL_SPARK)
     for week in WEEKS:
         out = subprocess.run([sys.executable, "-m", "jobs.cli", "run", "--logs", str(two_weeks), "--root", str(root),
                               "--week", week], env=env, capture_output=True, text=True, timeout=900)
