@@ -10,7 +10,8 @@ export SPARK_LOCAL_IP = 127.0.0.1
 
 .PHONY: install sysdeps vllm demo test bench clean
 
-# Debian packages the tests use (docker-compose validates docker/compose.yaml; chromium renders the report).
+# Debian packages the tests use (docker-compose validates docker/compose.yaml; chromium renders the report;
+# postgresql is the Airflow metadata database of tests/dags/test_scheduler.py, found under /usr/lib/postgresql).
 SYSTEM_COMMANDS = docker-compose:docker-compose chromium:chromium
 
 $(VENV)/.installed: pyproject.toml
@@ -40,6 +41,7 @@ demo: install
 sysdeps:
 	@for pair in $(SYSTEM_COMMANDS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  command -v $$cmd >/dev/null || missing="$$missing $$pkg"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi

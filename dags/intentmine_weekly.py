@@ -4,12 +4,17 @@
 Mines the no-click image searches of the ISO week that ended before the run
 (a run on Monday 2026-11-23 processes week 2026-W47) and publishes versioned tables:
 
-`check_logs >> sample >> cache >> analyse >> cluster >> tools >> report`
+`check_logs >> sample >> cache >> analyse >> cluster >> tools >> replay >> report`
 
 Each task calls the same job function as `intentmine run --from X --to X`, reads only
 the tables of earlier tasks and overwrites its own partition of the week, so a rerun
-or a backfill of a date gives the same outputs with no duplicates. Calls to the model
-servers run in the pool `intentmine_models` (create it with
+or a backfill of a date gives the same outputs with no duplicates. `logs` and `root`
+come from the run's conf, else from `INTENTMINE_LOGS` / `INTENTMINE_ROOT` on the
+workers; both must be absolute. `cache`, `cluster` and `tools` read earlier weeks, so
+they wait for the previous week's run (`depends_on_past`); backfill with
+`--max-active-runs 1 --reprocess-behavior failed` (see the README). Bad input fails a
+task at once with one line; a model outage is retried. Calls to the model servers run
+in the pool `intentmine_models` (create it with
 `airflow pools set intentmine_models 4 "vLLM servers"`).
 """
 
@@ -19,76 +24,82 @@ import datetime as dt
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from jobs.common.settings import Settings
+from jobs.schedule import dag_schedule, task_args
 
-DEFAULTS = Settings()
-ROOT = str(DEFAULTS.root)
 MODEL_POOL = "intentmine_models"
-RETRIES = {"retries": 2, "retry_delay": dt.timedelta(minutes=2), "retry_exponential_backoff": True,
-           "max_retry_delay": dt.timedelta(minutes=30)}
 
 
 def table(name: str) -> Asset:
-    return Asset(name=f"intentmine.{name}", uri=f"file://{DEFAULTS.root.resolve()}/{name}")
+    """A published table; each asset event's extra says where the run's partition lives."""
+    return Asset(name=f"intentmine.{name}", uri=f"intentmine://warehouse/{name}")
 
 
-def run_stage(stage: str) -> dict:
-    """Run one pipeline stage for the week of this run's logical date (imports stay inside)."""
-    from jobs.pipeline import run_week_stage
+def run_stage(stage: str, tables: tuple[str, ...] = ()) -> dict:
+    """Run one pipeline stage for the week of this run (imports stay inside)."""
+    from jobs.schedule import published, run_task
 
     context = get_current_context()
-    params = context["params"]
-    return run_week_stage(stage, context["logical_date"], params)
+    when = context["logical_date"] or context["dag_run"].run_after
+    counts = run_task(stage, context["params"], when)
+    for name in tables:
+        context["outlet_events"][table(name)].extra = published(counts["root"], name, counts["week"])
+    return counts
+
+
+def stage_task(stage: str, tables: tuple[str, ...] = (), **kwargs):
+    """``@task`` with the stage's timeout, retries and ordering across weeks (jobs/schedule.py)."""
+    return task(outlets=[table(t) for t in tables], **task_args(stage), **kwargs)
 
 
 @dag(
-    schedule=DEFAULTS.schedule,
+    schedule=dag_schedule(),
     start_date=dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,
-    default_args=RETRIES,
     doc_md=__doc__,
     tags=["intentmine", "weekly", "visual-search"],
     params={
-        "logs": Param(str(DEFAULTS.logs), type="string", description="raw search-log folder"),
-        "root": Param(ROOT, type="string", description="warehouse root of the versioned tables"),
+        "logs": Param("", type="string", description="raw search-log folder (absolute); empty: INTENTMINE_LOGS"),
+        "root": Param("", type="string", description="warehouse root (absolute); empty: INTENTMINE_ROOT"),
         "week": Param("", type="string", description="ISO week to process; empty: the week before the logical date"),
-        "per_category": Param(DEFAULTS.sample.per_category, type="integer", minimum=1),
-        "backend": Param(DEFAULTS.models.backend, type="string", enum=["rules", "vllm"]),
-        "vlm_url": Param(DEFAULTS.models.vlm_url, type="string"),
-        "llm_url": Param(DEFAULTS.models.llm_url, type="string"),
+        "per_category": Param(None, type=["null", "integer"], minimum=1, description="empty: the settings'"),
+        "backend": Param("", type="string", enum=["", "rules", "vllm"], description="empty: the settings'"),
+        "vlm_url": Param("", type="string", description="empty: the settings'"),
+        "llm_url": Param("", type="string", description="empty: the settings'"),
     },
 )
 def intentmine_weekly():
-    @task
+    @stage_task("validate")
     def check_logs() -> dict:
         return run_stage("validate")
 
-    @task(outlets=[table(t) for t in ("no_click_queries", "filtered_queries", "rejected_rows", "samples")])
+    samples = ("no_click_queries", "filtered_queries", "rejected_rows", "samples")
+
+    @stage_task("sample", samples)
     def sample() -> dict:
-        return run_stage("sample")
+        return run_stage("sample", samples)
 
-    @task(outlets=[table("cache_hits")])
+    @stage_task("cache", ("cache_hits",))
     def cache() -> dict:
-        return run_stage("cache")
+        return run_stage("cache", ("cache_hits",))
 
-    @task(outlets=[table("analyses"), table("signals")], pool=MODEL_POOL)
+    @stage_task("analyse", ("analyses", "signals"), pool=MODEL_POOL)
     def analyse() -> dict:
-        return run_stage("analyse")
+        return run_stage("analyse", ("analyses", "signals"))
 
-    @task(outlets=[table("assignments"), table("clusters")])
+    @stage_task("cluster", ("assignments", "clusters"))
     def cluster() -> dict:
-        return run_stage("cluster")
+        return run_stage("cluster", ("assignments", "clusters"))
 
-    @task(outlets=[table("tools"), table("training_samples")])
+    @stage_task("tools", ("tools", "training_samples"))
     def tools() -> dict:
-        return run_stage("tools")
+        return run_stage("tools", ("tools", "training_samples"))
 
-    @task(outlets=[table("replay"), table("replay_tools")])
+    @stage_task("replay", ("replay", "replay_tools"))
     def replay() -> dict:
-        return run_stage("replay")
+        return run_stage("replay", ("replay", "replay_tools"))
 
-    @task
+    @stage_task("report")
     def report() -> dict:
         return run_stage("report")
 

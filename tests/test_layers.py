@@ -21,7 +21,7 @@ LAYERS = [
     (3.0, "jobs.generate"), (3.1, "jobs.sample"), (3.2, "jobs.cache"), (3.3, "jobs.analyse"),
     (3.4, "jobs.ontology"), (3.5, "jobs.cluster"), (3.6, "jobs.tools"), (3.65, "jobs.replay"), (3.7, "jobs.report"),
     (3.8, "jobs.review"), (3.9, "jobs.serve"),
-    (4, "jobs.pipeline"), (4.1, "jobs.demo"), (4.2, "jobs.cli"), (4.3, "dags"),
+    (4, "jobs.pipeline"), (4.05, "jobs.schedule"), (4.1, "jobs.demo"), (4.2, "jobs.cli"), (4.3, "dags"),
 ]
 ALLOWED_UPWARD = 0
 

@@ -175,9 +175,14 @@ class ModelClient:
 
 
 def chat_body(model: str, request: ModelRequest, settings) -> dict:
-    """The ``/chat/completions`` body of a request: structured output from its response model."""
+    """The ``/chat/completions`` body of a request: structured output from its response model.
+
+    ``enable_thinking: false`` turns off Qwen3's thinking mode, whose ``<think>`` text would
+    spend the token budget before the JSON; chat templates without the flag ignore it.
+    """
     return {"model": model, "messages": request.messages, "max_tokens": settings.max_tokens,
-            "temperature": settings.temperature, "response_format": _response_format(request.response_model)}
+            "temperature": settings.temperature, "response_format": _response_format(request.response_model),
+            "chat_template_kwargs": {"enable_thinking": False}}
 
 
 @functools.lru_cache(maxsize=32)

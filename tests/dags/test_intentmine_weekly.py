@@ -42,10 +42,68 @@ def test_dag_imports_with_its_contract(airflow_env, monkeypatch):
         "check_logs", "sample", "cache", "analyse", "cluster", "tools", "replay", "report"]
     assert {"intentmine", "weekly"} <= set(dag.tags) and dag.catchup is False
     assert "0 3 * * 1" in repr(dag.timetable)
-    assert all(t.retries >= 2 and t.retry_exponential_backoff for t in dag.tasks)
+    assert dag.max_active_runs == 1
+    assert all(t.execution_timeout and t.retries >= 1 and t.retry_exponential_backoff for t in dag.tasks)
+    assert dag.get_task("analyse").retries >= 3  # a model outage outlasts the client's own retries
     assert dag.get_task("analyse").pool == "intentmine_models"
+    # Stages that read earlier weeks run after the week before; the cache also after its analysis.
+    assert {t.task_id for t in dag.tasks if t.depends_on_past} == {"cache", "cluster", "tools"}
+    assert {t.task_id for t in dag.tasks if t.wait_for_downstream} == {"cache"}
     outlets = {a.name for t in dag.tasks for a in t.outlets}
     assert {f"intentmine.{name}" for name in TABLES} <= outlets
+    # Nothing about where a run works is fixed at parse time: no path in an asset, no default path.
+    assert all(a.uri.startswith("intentmine://") for t in dag.tasks for a in t.outlets)
+    assert {dag.params[k] for k in ("logs", "root", "week")} == {""}
+
+
+def test_a_run_resolves_its_paths_and_refuses_relative_or_missing_ones(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from core.errors import InputError
+    from jobs.schedule import plan
+
+    monday = dt.datetime(2026, 11, 23, 3, tzinfo=dt.timezone.utc)
+    (tmp_path / "logs").mkdir()
+    monkeypatch.setenv("INTENTMINE_ROOT", str(tmp_path / "env-root"))
+    p = plan({"logs": str(tmp_path / "logs"), "per_category": 7}, monday)
+    assert (p.logs, p.root, p.week, p.settings.sample.per_category) == (
+        tmp_path / "logs", tmp_path / "env-root", WEEK, 7)
+    for params, message in [({"logs": "data/logs"}, "logs 'data/logs': a relative path"),
+                            ({"logs": str(tmp_path / "nope")}, f"logs {tmp_path / 'nope'}: no such folder"),
+                            ({"logs": str(tmp_path / "logs"), "root": str(tmp_path / "a" / "b")},
+                             "its parent folder"),
+                            ({"logs": str(tmp_path / "logs"), "week": "2026-47"}, "expected an ISO week")]:
+        with pytest.raises(InputError, match=message):
+            plan(params, monday)
+    monkeypatch.delenv("INTENTMINE_ROOT")
+    with pytest.raises(InputError, match="root 'data/warehouse': a relative path"):
+        plan({"logs": str(tmp_path / "logs")}, monday)
+
+
+def test_bad_input_fails_the_task_without_retries_and_an_outage_is_retried(small_logs, tmp_path, monkeypatch):
+    import datetime as dt
+    import socket
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from jobs.analyse.client import EndpointUnreachable
+    from jobs.schedule import run_task
+    from tests.stage_data import samples_from_logs, write_samples
+
+    monday = dt.datetime(2026, 11, 23, 3, tzinfo=dt.timezone.utc)
+    with pytest.raises(AirflowFailException, match=f"intentmine validate: logs {tmp_path / 'x'}: no such folder"):
+        run_task("validate", {"logs": str(tmp_path / "x"), "root": str(tmp_path / "w")}, monday)
+    # A model server that is down: the error stays retryable (not AirflowFailException).
+    root = tmp_path / "warehouse"
+    write_samples(root, WEEK, samples_from_logs(small_logs, limit=4))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    monkeypatch.setenv("INTENTMINE_MODELS__MAX_RETRIES", "0")
+    params = {"logs": str(small_logs), "root": str(root), "backend": "vllm", "vlm_url": closed, "llm_url": closed}
+    run_task("cache", params, monday)
+    with pytest.raises(EndpointUnreachable, match="unreachable"):
+        run_task("analyse", params, monday)
 
 
 def _snapshot(root: Path) -> dict[str, str]:

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 import yaml
 from PIL import Image
