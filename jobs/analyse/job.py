@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, signal_rows
-from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
+from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
 from jobs.common.errors import InputError
 from jobs.common.progress import Progress
 from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, write_table
@@ -37,7 +37,8 @@ def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult
     """The ``rules`` backend over every sample, in this process."""
     from jobs.analyse.features import reference_prices
 
-    analyst = RulesAnalyst(logs, settings, reference_prices(samples))
+    colours = product_colour_table(product_photos(samples), logs, settings)  # once per product
+    analyst = RulesAnalyst(logs, settings, reference_prices(samples), colours)
     progress = Progress("analyse (rules)", total=len(samples), unit="queries")
     results = []
     for sample in samples:

