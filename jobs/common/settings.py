@@ -40,8 +40,10 @@ class GenerateSettings(_Section):
     queries: int = Field(4_000, ge=1)
     seed: int = 7
     products: int = Field(2_400, ge=80)
-    query_image_pool: int = Field(4_000, ge=10)
+    query_image_pool: int = Field(0, ge=0)  # >0 caps the distinct query photo files (0: one per upload)
     image_size: int = Field(96, ge=16)
+    reupload_share: float = Field(0.30, ge=0, lt=1)  # image queries that re-upload an earlier photo
+    workers: int = Field(0, ge=0)  # processes drawing photos (0: one per core; files do not depend on it)
 
 
 class SampleSettings(_Section):
