@@ -120,7 +120,7 @@ def model_encoder(model, batch_size: int, precision: str = "float32") -> Callabl
     return encode
 
 
-def _rate(encode: Callable[[list[str]], np.ndarray], texts: list[str], rounds: int = 3) -> tuple[np.ndarray, float]:
+def _rate(encode: Callable[[list[str]], np.ndarray], texts: list[str], rounds: int = 1) -> tuple[np.ndarray, float]:
     """(vectors, best texts/s over ``rounds``) of ``encode`` on ``texts`` (after one warm-up call)."""
     vectors, best = encode(texts), 0.0
     for _ in range(rounds):
@@ -224,8 +224,9 @@ class Encoder:
         Model batch size.
     encode_fn : callable, optional
         ``texts -> array`` used instead of loading the model (for precomputed vectors).
-    precision : {"auto", "float32", "bfloat16"}
-        How to run the model. "auto" picks bfloat16 where the processor has it and the
+    precision : {"float32", "auto", "bfloat16"}
+        How to run the model (the pipeline passes ``cluster.embedding_precision``,
+        default "auto"; the class defaults to float32 so exact comparisons stay exact). "auto" picks bfloat16 where the processor has it and the
         probe check passes (see :func:`choose_precision`); an explicit "bfloat16" still
         falls back to float32 when the probe check fails. Ignored with ``encode_fn``.
     candidates : dict, optional
@@ -234,7 +235,7 @@ class Encoder:
     """
 
     def __init__(self, model: str = "", cache_dir: str | Path | None = None, batch_size: int = 128,
-                 encode_fn: Callable[[list[str]], np.ndarray] | None = None, precision: str = "auto",
+                 encode_fn: Callable[[list[str]], np.ndarray] | None = None, precision: str = "float32",
                  candidates: dict[str, Callable[[list[str]], np.ndarray]] | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"embedding precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -261,7 +262,7 @@ class Encoder:
         if self.precision is None:
             model = load_model(self.model)
             float32 = model_encoder(model, self.batch_size)
-            candidates = dict(self._candidates or {})
+            candidates = dict(self._candidates or {}) if self.requested != "float32" else {}
             if self.requested != "float32" and not candidates and (self.requested == "bfloat16" or cpu_has_bfloat16()):
                 candidates["bfloat16"] = model_encoder(model, self.batch_size, "bfloat16")
             if candidates:

@@ -21,14 +21,14 @@ def lossy(encode, scale: float):
 
 def test_a_precision_that_fails_the_probe_falls_back_to_float32():
     float32 = model_encoder(load_model(), 64)
-    chosen, report = choose_precision(float32, {"lossy": lossy(float32, 0.05)})
+    chosen, report = choose_precision(float32, {"lossy": lossy(float32, 0.05)}, PROBE[:32])
     assert chosen == "float32"
     assert report["lossy_min_cosine"] < MIN_COSINE and report["chosen"] == "float32"
 
 
 def test_the_encoder_uses_float32_when_its_candidate_is_lossy(tmp_path):
     float32 = model_encoder(load_model(), 64)
-    encoder = Encoder(cache_dir=tmp_path, candidates={"lossy": lossy(float32, 0.05)})
+    encoder = Encoder(cache_dir=tmp_path, precision="auto", candidates={"lossy": lossy(float32, 0.05)})
     vectors = encoder.encode(["colour black", "segment price range"])
     assert encoder.precision == "float32" and encoder.precision_report["chosen"] == "float32"
     np.testing.assert_allclose(vectors, float32(["colour black", "segment price range"]), atol=1e-6)
@@ -36,7 +36,7 @@ def test_the_encoder_uses_float32_when_its_candidate_is_lossy(tmp_path):
 
 
 def test_auto_precision_is_checked_against_float32_on_the_probe():
-    encoder = Encoder()
+    encoder = Encoder(precision="auto")
     assert encoder.resolve() in ("float32", "bfloat16")
     report = encoder.precision_report
     if cpu_has_bfloat16():
