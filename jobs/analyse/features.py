@@ -66,6 +66,15 @@ def query_photo_features(query: np.ndarray, palette: Palette) -> dict:
             "query_colour": colour, "query_colour_share": round(share, 3), "photo_problem": problem}
 
 
+def query_features_key(palette: Palette, side: int) -> str:
+    """What the query-photo features depend on besides the pixels: the palette and the size."""
+    import hashlib
+    import json
+
+    text = json.dumps([palette.names, palette.rgb.tolist(), side])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def product_colour(photo: np.ndarray, palette: Palette) -> str:
     """The dominant colour of one product photo (computed once per product)."""
     return palette.dominant(photo)[0]

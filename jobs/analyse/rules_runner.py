@@ -25,7 +25,10 @@ class FeatureExtractor:
     hundreds of thousands of impressions), so each product photo's colour is measured
     once and joined to every query that shows it: from ``product_colours`` (the week's
     table, :func:`product_colour_table`) when given, else on first sight. The query
-    photo is decoded once and measured once. ``decodes`` counts the photos decoded.
+    photo is decoded once and measured once: by the cache stage, which decodes it for
+    its own feature anyway and hands the result over in ``sample["query_photo"]``
+    (:func:`jobs.analyse.job.attach_query_photos`), else here. ``decodes`` counts the
+    photos decoded here.
     """
 
     def __init__(self, logs: Path | str, rules: ExpertRules, max_side: int,
@@ -50,7 +53,8 @@ class FeatureExtractor:
 
     def __call__(self, sample: dict) -> dict:
         owner = f"query {sample['query_id']}"
-        query = query_photo_features(self.decode(sample["image_uri"], owner), self.palette)
+        query = sample.get("query_photo") or query_photo_features(self.decode(sample["image_uri"], owner),
+                                                                  self.palette)
         colours = [self.colour_of(p, owner) for p in sample["products"]]
         return {**join_photo_features(query, colours),
                 **metadata_features(sample["products"], sample["main_category"], self.reference_prices)}

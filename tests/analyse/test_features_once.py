@@ -53,3 +53,24 @@ def test_nearest_colour_by_matrix_product_equals_the_direct_distance():
     fractional = pixels[:500] + 0.25  # not whole grey levels: the direct path is used
     np.testing.assert_array_equal(palette.nearest(fractional),
                                   ((fractional[:, None, :] - palette.rgb[None]) ** 2).sum(-1).argmin(1))
+
+
+def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_logs):
+    from jobs.analyse.job import attach_query_photos
+    from jobs.cache.job import run_cache
+    from stage_data import write_samples
+
+    week, settings = "2026-W47", get_settings()
+    samples = samples_from_logs(small_logs, limit=60)
+    write_samples(tmp_path, week, samples)
+    run_cache(small_logs, tmp_path, week, settings)
+    fresh = samples_from_logs(small_logs, limit=60)
+    assert attach_query_photos(fresh, tmp_path, week, settings) == len(fresh)
+    table = product_colour_table(product_photos(fresh), small_logs, settings)
+    shared = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
+    alone = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
+    for with_photo, plain in zip(fresh, samples_from_logs(small_logs, limit=60)):
+        assert shared(with_photo) == alone(plain)
+    assert (shared.decodes, alone.decodes) == (0, len(fresh))  # the cache stage's decode served the analyst
+    settings.models.feature_max_side = 64  # measured at another size: not used
+    assert attach_query_photos(samples_from_logs(small_logs, limit=5), tmp_path, week, settings) == 0
