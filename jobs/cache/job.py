@@ -130,11 +130,11 @@ def truth_scores(logs: Path, hits: list[dict], queries: list[dict], known: set[s
     truth = ds.dataset(folder, format="parquet").to_table(columns=["query_id", "near_duplicate_of"])
     source = {q: s for q, s in zip(*(truth.column(c).to_pylist() for c in truth.column_names)) if s}
     root = lambda q: source.get(q, q)  # noqa: E731 - sources of sources are the original photo
-    seen, positives = set(known), 0
-    for q in queries:  # a planted re-upload counts when its source was indexed or came earlier
+    seen, positives = {root(k) for k in known}, 0
+    for q in queries:  # a planted re-upload counts when its original, or another upload of it, came earlier
         qid = q["query_id"]
-        positives += qid in source and source[qid] in seen
-        seen.add(qid)
+        positives += qid in source and root(qid) in seen
+        seen.add(root(qid))
     correct = sum(root(h["query_id"]) == root(h["matched_query_id"]) for h in hits)
     return {"precision": correct / len(hits) if hits else 1.0,
             "recall": correct / positives if positives else 1.0, "planted": float(positives)}

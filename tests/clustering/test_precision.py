@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clustering.embeddings import MIN_COSINE, PROBE, EmbeddingCache, Encoder, choose_precision, \
+from clustering.embeddings import MIN_COSINE, PROBE, SLOWER_OK, EmbeddingCache, Encoder, choose_precision, \
     cpu_has_bfloat16, load_model, model_encoder, text_keys
 
 
@@ -42,7 +42,7 @@ def test_auto_precision_is_checked_against_float32_on_the_probe():
     if cpu_has_bfloat16():
         assert report["bfloat16_min_cosine"] > 0.9
         assert (encoder.precision == "bfloat16") == (report["bfloat16_min_cosine"] >= MIN_COSINE
-                                                     and report["bfloat16_per_s"] > report["float32_per_s"])
+                                                     and report["bfloat16_per_s"] >= SLOWER_OK * report["float32_per_s"])
     else:
         assert encoder.precision == "float32"
     if encoder.precision == "bfloat16":  # the chosen function really is within the bound on the probe
