@@ -48,8 +48,9 @@ def main() -> None:
                     f"{r['search_events'] / r['wall']:,.0f} | {r['impressions'] / r['wall']:,.0f} | {r['peak_mb']:,.0f} |")
         print(rows[-1], flush=True)
     body = (f"`python benchmarks/generate_bench.py` on {machine()}, "
-            f"{time.strftime('%Y-%m-%d')}. Default catalogue (2,400 products) and photo pool (4,000); "
-            "the wall time includes drawing every PNG and writing zstd Parquet partitioned by day.\n\n"
+            f"{time.strftime('%Y-%m-%d')}. Default catalogue (2,400 products), one photo file per upload "
+            "(30 % re-uploads, half of them the same file); the wall time includes drawing every photo "
+            "(JPEG, one worker process per core) and writing zstd Parquet partitioned by day.\n\n"
             + "\n".join(rows))
     print(body)
     if not args.no_doc:

@@ -37,3 +37,14 @@ def update_subsections(title: str, bodies: dict[str, str], doc: Path = DOC) -> N
         section = (pattern.sub(lambda _: block + "\n", section) if pattern.search(section)
                    else section.rstrip() + "\n\n" + block)
     update_section(title, section.split("\n", 1)[1] if section.startswith("## ") else section, doc)
+
+
+def update_section_first(title: str, body: str, doc: Path = DOC) -> None:
+    """Replace the ``## title`` section of the benchmarks page and move it first, before every other section."""
+    text = doc.read_text() if doc.exists() else HEADER
+    section = f"## {title}\n\n{body.strip()}\n"
+    text = re.sub(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", "", text, flags=re.S | re.M)
+    first = re.search(r"^## ", text, re.M)
+    head, rest = (text[:first.start()], text[first.start():]) if first else (text, "")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(head.rstrip() + "\n\n" + section + ("\n" + rest.rstrip() + "\n" if rest else ""))

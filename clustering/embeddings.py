@@ -2,8 +2,15 @@
 
 Algorithms never call the model: they take arrays. :class:`Encoder` turns texts
 into unit float32 vectors, embedding each distinct text once and only the texts
-that the cache (keyed by model name and text) has not seen, so a new week pays
-only for its new strings.
+that the cache (keyed by model name, precision and text) has not seen, so a new
+week pays only for its new strings.
+
+Precision: with ``precision="auto"`` the encoder runs the model in bfloat16 when the
+processor has bfloat16 arithmetic (``avx512_bf16`` or AMX) *and* a fixed probe set
+embeds within a minimum cosine of ``MIN_COSINE`` of float32 *and* bfloat16 measures
+faster there; otherwise float32. ``precision="float32"`` forces float32.
+:attr:`Encoder.precision_report` says what was chosen and why (the cluster stage
+records it in the run manifest).
 
 Cache layout (append-only, safe to share between runs)::
 
@@ -35,6 +42,16 @@ from core.progress import Progress
 log = logging.getLogger("intentmine")
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+PRECISIONS = ("auto", "float32", "bfloat16")
+MIN_COSINE = 0.995  # a faster precision must embed every probe phrase this close to float32
+SLOWER_OK = 0.8  # a candidate the processor supports natively is kept unless the probe measured it this much slower
+# (a 128-phrase probe on a shared machine is noisy: a 2x faster bfloat16 can time slower in one round)
+PROBE = tuple(f"{verb} {thing}" for verb in (
+    "refine search by", "show products with", "clarify the", "match the", "recognise", "ask about",
+    "filter on", "compare") for thing in (
+    "colour red", "brand text", "price range", "spec model M8x20", "material 925 silver", "pattern striped",
+    "category", "size XL", "dosage and usage", "clearer photo", "style vintage", "package size 500 ml",
+    "origin Zhejiang", "target group kids", "shoe", "necklace"))  # 128 fixed short phrases
 ENCODE_CHUNK = 4096  # texts per model call; progress is logged between calls
 FLUSH_EVERY = 65_536  # new vectors kept in memory before a shard is written
 
@@ -66,12 +83,91 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
     return np.array([hashlib.sha1(t.encode("utf-8")).digest() for t in texts], dtype="S20")
 
 
-class EmbeddingCache:
-    """Vectors on disk, keyed by sha1 of the text, one folder per model."""
+def cpu_has_bfloat16() -> bool:
+    """Whether the processor does bfloat16 arithmetic natively (AVX512-BF16 or AMX-BF16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    if re.search(r"\b(avx512_bf16|amx_bf16)\b", flags):
+        return True
+    import torch
 
-    def __init__(self, cache_dir: str | Path, model: str):
+    return bool(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")() == "AMX")
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Smallest cosine between matching rows of two arrays."""
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return float((a * b).sum(1).min())
+
+
+def model_encoder(model, batch_size: int, precision: str = "float32") -> Callable[[list[str]], np.ndarray]:
+    """``texts -> unit float32 vectors`` running ``model`` (a SentenceTransformer) in ``precision``."""
+    if precision == "float32":
+        return lambda texts: model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(model).to(getattr(torch, precision))
+
+    def encode(texts: list[str]) -> np.ndarray:
+        out = model.encode(texts, batch_size=batch_size, normalize_embeddings=False,
+                           convert_to_tensor=True, show_progress_bar=False)
+        out = out.float().numpy().astype(np.float32, copy=False)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+    return encode
+
+
+def _rate(encode: Callable[[list[str]], np.ndarray], texts: list[str], rounds: int = 1) -> tuple[np.ndarray, float]:
+    """(vectors, best texts/s over ``rounds``) of ``encode`` on ``texts`` (after one warm-up call)."""
+    vectors, best = encode(texts), 0.0
+    for _ in range(rounds):
+        began = time.perf_counter()
+        encode(texts)
+        best = max(best, len(texts) / max(time.perf_counter() - began, 1e-9))
+    return vectors, best
+
+
+def choose_precision(float32: Callable[[list[str]], np.ndarray],
+                     candidates: dict[str, Callable[[list[str]], np.ndarray]],
+                     probe: Sequence[str] = PROBE, threshold: float = MIN_COSINE) -> tuple[str, dict]:
+    """The last of the ``candidates`` whose probe vectors stay within ``threshold`` of float32 and
+    that did not measure clearly slower (``SLOWER_OK``), else float32.
+
+    Returns (name, report): the report has every candidate's minimum cosine to float32
+    and its rate on the probe, so a fallback says why it happened.
+    """
+    probe = list(probe)
+    reference, reference_rate = _rate(float32, probe)
+    report: dict = {"float32_per_s": round(reference_rate, 1), "min_cosine_required": threshold}
+    chosen, best = "float32", reference_rate
+    for name, encode in candidates.items():
+        vectors, rate = _rate(encode, probe)
+        cosine = min_cosine(reference, vectors)
+        report[f"{name}_min_cosine"], report[f"{name}_per_s"] = round(cosine, 5), round(rate, 1)
+        if cosine >= threshold and rate >= SLOWER_OK * best:
+            chosen, best = name, max(rate, best)
+    report["chosen"] = chosen
+    log.info("embeddings: %s (%s)", chosen, ", ".join(f"{k} {v}" for k, v in report.items() if k != "chosen"))
+    return chosen, report
+
+
+class EmbeddingCache:
+    """Vectors on disk, keyed by sha1 of the text, one folder per model and precision.
+
+    float32 keeps the folder name it always had, so existing caches stay valid.
+    """
+
+    def __init__(self, cache_dir: str | Path, model: str, precision: str = "float32"):
         name = model_name(model)
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[:40]
+        if precision != "float32":
+            name = f"{name}@{precision}"
+        slug = re.sub(r"[^A-Za-z0-9._@-]+", "_", Path(name).name)[:48]
         self.folder = Path(cache_dir) / f"{slug}-{hashlib.sha1(name.encode()).hexdigest()[:10]}"
         self._shards: list[tuple[np.ndarray, Path]] | None = None
 
@@ -130,24 +226,59 @@ class Encoder:
         Model batch size.
     encode_fn : callable, optional
         ``texts -> array`` used instead of loading the model (for precomputed vectors).
+    precision : {"float32", "auto", "bfloat16"}
+        How to run the model (the pipeline passes ``cluster.embedding_precision``,
+        default "auto"; the class defaults to float32 so exact comparisons stay exact). "auto" picks bfloat16 where the processor has it and the
+        probe check passes (see :func:`choose_precision`); an explicit "bfloat16" still
+        falls back to float32 when the probe check fails. Ignored with ``encode_fn``.
+    candidates : dict, optional
+        Extra ``name -> encode`` functions to weigh against float32 in the probe check
+        (to test the guard with a deliberately lossy one).
     """
 
     def __init__(self, model: str = "", cache_dir: str | Path | None = None, batch_size: int = 128,
-                 encode_fn: Callable[[list[str]], np.ndarray] | None = None):
+                 encode_fn: Callable[[list[str]], np.ndarray] | None = None, precision: str = "float32",
+                 candidates: dict[str, Callable[[list[str]], np.ndarray]] | None = None):
+        if precision not in PRECISIONS:
+            raise ValueError(f"embedding precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
         self.model = model
-        self.cache = EmbeddingCache(cache_dir, model) if cache_dir else None
+        self.cache_dir = cache_dir
+        self.cache: EmbeddingCache | None = None
         self.batch_size = batch_size
         self._encode_fn = encode_fn
+        self.requested = precision
+        self._candidates = candidates
+        self.precision: str | None = "given" if encode_fn is not None else None
+        self.precision_report: dict = {}
         self.n_embedded = 0  # texts sent to the model by this encoder
         self.n_cached = 0  # texts served by the disk cache
+        if self.precision is not None:
+            self._open_cache()
+
+    def _open_cache(self) -> None:
+        precision = "float32" if self.precision == "given" else self.precision
+        self.cache = EmbeddingCache(self.cache_dir, self.model, precision) if self.cache_dir else None
+
+    def resolve(self) -> str:
+        """Load the model and settle the precision (once); returns it."""
+        if self.precision is None:
+            model = load_model(self.model)
+            float32 = model_encoder(model, self.batch_size)
+            candidates = dict(self._candidates or {}) if self.requested != "float32" else {}
+            if self.requested != "float32" and not candidates and (self.requested == "bfloat16" or cpu_has_bfloat16()):
+                candidates["bfloat16"] = model_encoder(model, self.batch_size, "bfloat16")
+            if candidates:
+                name, self.precision_report = choose_precision(float32, candidates)
+            else:
+                name, self.precision_report = "float32", {"chosen": "float32", "reason": (
+                    "forced" if self.requested == "float32" else "no bfloat16 on this processor")}
+            self._encode_fn = candidates.get(name, float32)
+            self.precision = name
+            self._open_cache()
+        return self.precision
 
     def _model_encode(self, texts: list[str]) -> np.ndarray:
-        if self._encode_fn is None:
-            model = load_model(self.model)
-            self._encode_fn = lambda batch: model.encode(
-                batch, batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            )
+        self.resolve()
         return np.asarray(self._encode_fn(texts), dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -156,6 +287,8 @@ class Encoder:
         distinct = [str(t) for t in distinct]
         keys = text_keys(distinct)
         found, vectors = np.zeros(len(distinct), dtype=bool), None
+        if distinct:
+            self.resolve()  # the cache is keyed by the precision
         if self.cache:
             found, vectors = self.cache.lookup(keys)
         self.n_cached += int(found.sum())

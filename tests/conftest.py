@@ -6,6 +6,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+# exact figures in tests compare with float32 vectors; tests of the precision guard ask for "auto"
+os.environ.setdefault("INTENTMINE_CLUSTER__EMBEDDING_PRECISION", "float32")
 
 import pytest
 

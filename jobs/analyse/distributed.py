@@ -6,6 +6,9 @@ executors share a pool of vLLM servers with ``models.concurrency`` requests in f
 each (and the checkpoint file must sit on storage every executor sees). The usual
 prices per subcategory are measured once on the driver over the whole week and
 shipped with the task, so a partition's results do not depend on how rows were split.
+For ``rules``, the colour of each distinct product photo is measured once per week
+by its own Spark job (:func:`product_colours_on_spark`) and shipped the same way,
+so no partition decodes a product photo another partition already measured.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ def _decode(text: str) -> QueryResult:
                        StageOutput(**data["llm"]), data.get("extra") or {})
 
 
-def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float]):
+def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float],
+                       product_colours: dict[str, str] | None = None):
     """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON."""
 
     def analyse(batches):
@@ -39,6 +43,7 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
         from jobs.common.settings import Settings
 
         settings = Settings.model_validate_json(settings_json)
+        analyst = None
         for batch in batches:
             samples = [json.loads(t) for t in batch["sample_json"]]
             if settings.models.backend == "vllm":
@@ -48,7 +53,7 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
             else:
                 from jobs.analyse.rules_runner import RulesAnalyst
 
-                analyst = RulesAnalyst(logs, settings, references)
+                analyst = analyst or RulesAnalyst(logs, settings, references, product_colours)
                 results = [analyst(s) for s in samples]
             yield pd.DataFrame({"query_id": [r.query_id for r in results],
                                 "result_json": [_encode(r) for r in results]})
@@ -67,7 +72,35 @@ def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | Non
     rows = [(s["query_id"], json.dumps(s, ensure_ascii=False, default=str)) for s in samples]
     frame = spark.createDataFrame(rows, "query_id string, sample_json string")
     frame = frame.repartition(settings.models.partitions, "query_id")
+    colours = product_colours_on_spark(spark, samples, logs, settings) if settings.models.backend == "rules" else {}
     body = partition_analyser(str(logs), str(root or settings.root), week, settings.model_dump_json(),
-                              reference_prices(samples))
+                              reference_prices(samples), colours)
     out = frame.mapInPandas(body, RESULT_SCHEMA).orderBy("query_id").collect()
     return [_decode(r["result_json"]) for r in out]
+
+
+def product_colours_on_spark(spark, samples: list[dict], logs: Path, settings) -> dict[str, str]:
+    """image_uri -> colour of every distinct product photo of the week, one Spark job, one decode each."""
+    from jobs.analyse.rules_runner import product_photos
+
+    photos = product_photos(samples)
+    if not photos:
+        return {}
+    frame = spark.createDataFrame([(p["image_uri"], p["product_id"]) for p in photos],
+                                  "image_uri string, product_id string")
+    frame = frame.repartition(settings.models.partitions, "image_uri")
+    logs_text, settings_json = str(logs), settings.model_dump_json()
+
+    def measure(batches):
+        import pandas as pd
+
+        from jobs.analyse.rules_runner import product_colour_table
+        from jobs.common.settings import Settings
+
+        own = Settings.model_validate_json(settings_json)
+        for batch in batches:
+            table = product_colour_table(batch.to_dict("records"), logs_text, own)
+            yield pd.DataFrame({"image_uri": list(table), "colour": list(table.values())})
+
+    rows = frame.mapInPandas(measure, "image_uri string, colour string").collect()
+    return {r["image_uri"]: r["colour"] for r in rows}

@@ -37,27 +37,71 @@ class Palette:
         foreground = np.linalg.norm(img - background, axis=2) > FOREGROUND_DISTANCE
         share = float(foreground.mean())
         pixels = img[foreground] if foreground.sum() >= 16 else img.reshape(-1, 3)
-        nearest = ((pixels[:, None, :] - self.rgb[None]) ** 2).sum(-1).argmin(1)
-        return self.names[int(np.bincount(nearest, minlength=len(self.names)).argmax())], share
+        return self.names[int(np.bincount(self.nearest(pixels), minlength=len(self.names)).argmax())], share
+
+    def nearest(self, pixels: np.ndarray) -> np.ndarray:
+        """Index of the nearest reference colour of each pixel (whole grey levels, float32).
+
+        ``|p|² - 2 p·c + |c|²`` by one matrix product instead of an (n, colours, 3) array:
+        every term is a whole number below 2**24, so float32 holds it exactly and the
+        argmin (first index on ties) is the same as the direct squared distance.
+        """
+        if not (np.array_equal(pixels, np.round(pixels)) and np.array_equal(self.rgb, np.round(self.rgb))):
+            return ((pixels[:, None, :] - self.rgb[None]) ** 2).sum(-1).argmin(1)
+        cross = pixels @ (-2.0 * self.rgb.T)
+        return (cross + (self.rgb ** 2).sum(1)[None]).argmin(1)  # |p|² is the same for every colour
+
+
+def rules_palette(settings) -> Palette:
+    """The palette of the configured expert rules (``models.rules_file``, else the packaged rules)."""
+    from jobs.analyse.expert_rules import load_rules
+
+    return Palette(load_rules(settings.models.rules_file or None).colour_names)
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette) -> dict:
-    """Pixel features of the query photo against its retrieved products' photos."""
+def query_photo_features(query: np.ndarray, palette: Palette) -> dict:
+    """Pixel features of the query photo alone (computed once per photo)."""
     blur, brightness, contrast = grey_scores(grey(query))
     colour, share = palette.dominant(query)
-    product_colours = [palette.dominant(p)[0] for p in products]
-    agreement = (sum(c == colour for c in product_colours) / len(product_colours)) if products else 1.0
     problem = ("blurred" if blur < 25 else "too dark" if brightness < 45 else
                "too bright" if brightness > 235 else "low contrast" if contrast < 8 else "none")
     return {"blur": round(blur, 1), "brightness": round(brightness, 1), "contrast": round(contrast, 1),
-            "query_colour": colour, "query_colour_share": round(share, 3),
+            "query_colour": colour, "query_colour_share": round(share, 3), "photo_problem": problem}
+
+
+def query_features_key(palette: Palette, side: int) -> str:
+    """What the query-photo features depend on besides the pixels: the palette and the size."""
+    import hashlib
+    import json
+
+    text = json.dumps([palette.names, palette.rgb.tolist(), side])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def product_colour(photo: np.ndarray, palette: Palette) -> str:
+    """The dominant colour of one product photo (computed once per product)."""
+    return palette.dominant(photo)[0]
+
+
+def join_photo_features(query: dict, product_colours: list[str]) -> dict:
+    """A query's pixel features from its photo's features and its products' colours."""
+    colour = query["query_colour"]
+    agreement = (sum(c == colour for c in product_colours) / len(product_colours)) if product_colours else 1.0
+    return {"blur": query["blur"], "brightness": query["brightness"], "contrast": query["contrast"],
+            "query_colour": colour, "query_colour_share": query["query_colour_share"],
             "colour_agreement": round(agreement, 3),
-            "product_colour": Counter(product_colours).most_common(1)[0][0] if products else "none",
-            "photo_problem": problem}
+            "product_colour": Counter(product_colours).most_common(1)[0][0] if product_colours else "none",
+            "photo_problem": query["photo_problem"]}
+
+
+def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette) -> dict:
+    """Pixel features of the query photo against its retrieved products' photos."""
+    return join_photo_features(query_photo_features(query, palette),
+                               [product_colour(p, palette) for p in products])
 
 
 def _agreement(values: list[str | None]) -> tuple[float, float, str]:

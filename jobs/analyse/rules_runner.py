@@ -8,39 +8,85 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
-from jobs.analyse.features import Palette, metadata_features, photo_features
-from jobs.common.images import ImageCache
+from jobs.analyse.features import (Palette, join_photo_features, metadata_features, product_colour,
+                                   query_photo_features)
+from jobs.common.images import load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 
 
 class FeatureExtractor:
-    """Features of one sample: pixels of the query and product photos, and metadata."""
+    """Features of one sample: pixels of the query and product photos, and metadata.
+
+    Product photos recur across the week's queries (a catalogue of thousands behind
+    hundreds of thousands of impressions), so each product photo's colour is measured
+    once and joined to every query that shows it: from ``product_colours`` (the week's
+    table, :func:`product_colour_table`) when given, else on first sight. The query
+    photo is decoded once and measured once: by the cache stage, which decodes it for
+    its own feature anyway and hands the result over in ``sample["query_photo"]``
+    (:func:`jobs.analyse.stage.attach_query_photos`), else here. ``decodes`` counts the
+    photos decoded here.
+    """
 
     def __init__(self, logs: Path | str, rules: ExpertRules, max_side: int,
-                 reference_prices: dict[str, float] | None = None):
+                 reference_prices: dict[str, float] | None = None,
+                 product_colours: dict[str, str] | None = None):
+        self.logs, self.max_side = logs, max_side
         self.palette = Palette(rules.colour_names)
-        self.images = ImageCache(logs, max_side)
         self.reference_prices = reference_prices or {}
+        self.product_colours = dict(product_colours or {})
+        self.decodes = 0
+
+    def decode(self, uri: str, owner: str):
+        self.decodes += 1
+        return np.asarray(load_rgb(self.logs, uri, self.max_side, owner))
+
+    def colour_of(self, product: dict, owner: str) -> str:
+        uri = product["image_uri"]
+        if uri not in self.product_colours:
+            photo = self.decode(uri, f"{owner}, product {product['product_id']}")
+            self.product_colours[uri] = product_colour(photo, self.palette)
+        return self.product_colours[uri]
 
     def __call__(self, sample: dict) -> dict:
         owner = f"query {sample['query_id']}"
-        query = self.images.get(sample["image_uri"], owner)
-        products = [self.images.get(p["image_uri"], f"{owner}, product {p['product_id']}")
-                    for p in sample["products"]]
-        return {**photo_features(query, products, self.palette),
+        query = sample.get("query_photo") or query_photo_features(self.decode(sample["image_uri"], owner),
+                                                                  self.palette)
+        colours = [self.colour_of(p, owner) for p in sample["products"]]
+        return {**join_photo_features(query, colours),
                 **metadata_features(sample["products"], sample["main_category"], self.reference_prices)}
+
+
+def product_photos(samples: list[dict]) -> list[dict]:
+    """The distinct product photos of a batch of samples: ``{image_uri, product_id}``, first seen first."""
+    seen: dict[str, str] = {}
+    for s in samples:
+        for p in s["products"]:
+            seen.setdefault(p["image_uri"], p["product_id"])
+    return [{"image_uri": u, "product_id": pid} for u, pid in seen.items()]
+
+
+def product_colour_table(photos: list[dict], logs: Path | str, settings) -> dict[str, str]:
+    """image_uri -> dominant colour for each product photo (one decode each)."""
+    m = settings.models
+    extractor = FeatureExtractor(logs, load_rules(m.rules_file or None), m.feature_max_side)
+    for p in photos:
+        extractor.colour_of(p, "product table")
+    return extractor.product_colours
 
 
 class RulesAnalyst:
     """Sample -> :class:`QueryResult` with ``backend=rules`` on both stages."""
 
-    def __init__(self, logs: Path | str, settings, reference_prices: dict[str, float] | None = None):
+    def __init__(self, logs: Path | str, settings, reference_prices: dict[str, float] | None = None,
+                 product_colours: dict[str, str] | None = None):
         m = settings.models
         self.rules = load_rules(m.rules_file or None)
         self.seed = m.seed
-        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices)
+        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices, product_colours)
         self.model = rules_backend.model_name(self.rules)
 
     def __call__(self, sample: dict) -> QueryResult:

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, signal_rows
-from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
 from core.errors import InputError
 from core.progress import Progress
+from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
 from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import Analysis, Signal, StageRecord
@@ -33,11 +33,40 @@ def cache_hits(root: Path, week: str) -> dict[str, tuple[str, str]]:
     return {r["query_id"]: (r["matched_query_id"], r["matched_week"]) for r in rows}
 
 
+def attach_query_photos(samples: list[dict], root: Path, week: str, settings) -> int:
+    """Join the cache stage's query-photo features to the samples (``query_photo``); returns how many.
+
+    Used only when they were measured with this run's palette and feature size.
+    """
+    import pyarrow.parquet as pq
+
+    from jobs.analyse.expert_rules import load_rules
+    from jobs.analyse.features import Palette, query_features_key
+
+    path = Path(root) / "_cache" / "query_photos" / f"week={week}.parquet"
+    if not path.is_file():
+        return 0
+    table = pq.read_table(path)
+    palette = Palette(load_rules(settings.models.rules_file or None).colour_names)
+    if (table.schema.metadata or {}).get(b"key", b"").decode() != query_features_key(
+            palette, settings.models.feature_max_side):
+        log.info("analyse: query-photo features of the cache stage were measured otherwise; measuring again")
+        return 0
+    by_uri = {r.pop("image_uri"): r for r in table.to_pylist()}
+    joined = 0
+    for s in samples:
+        if s["image_uri"] in by_uri:
+            s["query_photo"] = by_uri[s["image_uri"]]
+            joined += 1
+    return joined
+
+
 def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
     """The ``rules`` backend over every sample, in this process."""
     from jobs.analyse.features import reference_prices
 
-    analyst = RulesAnalyst(logs, settings, reference_prices(samples))
+    colours = product_colour_table(product_photos(samples), logs, settings)  # once per product
+    analyst = RulesAnalyst(logs, settings, reference_prices(samples), colours)
     progress = Progress("analyse (rules)", total=len(samples), unit="queries")
     results = []
     for sample in samples:
@@ -86,6 +115,7 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     samples = plain_samples(read_table(root, "samples", week))
     hits = cache_hits(root, week)
     todo = [s for s in samples if s["query_id"] not in hits]
+    photos_joined = attach_query_photos(todo, Path(root), week, settings) if settings.models.backend == "rules" else 0
     backend = settings.models.backend
     metrics: dict[str, float] = {}
     if backend not in ("rules", "vllm"):
@@ -110,7 +140,7 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
     counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
               "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"]}
-    metrics.update({k: float(v) for k, v in counts.items()})
+    metrics.update({k: float(v) for k, v in counts.items()}, query_photos_from_cache=float(photos_joined))
     record_stage(root, week, run_id, settings, StageRecord(
         stage="analyse", started=started, seconds=round(time.perf_counter() - began, 3),
         tables={"analyses": len(analyses), "signals": len(signals)}, metrics=metrics),

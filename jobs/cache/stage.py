@@ -11,12 +11,14 @@ against the planted near-duplicates.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from jobs.analyse.features import query_features_key, query_photo_features, rules_palette
 from jobs.common.images import load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
@@ -28,17 +30,54 @@ from schemas.tables import CacheHit, StageRecord
 log = logging.getLogger("intentmine")
 
 
-def features_of(queries: list[dict], logs: Path, settings) -> np.ndarray:
-    """The cache feature of every query photo, in the given order."""
+def features_of(queries: list[dict], logs: Path, settings, photo_rows: list[dict] | None = None) -> np.ndarray:
+    """The cache feature of every query photo, in the given order.
+
+    Each photo is decoded once; when ``photo_rows`` is a list, the analyst's query-photo
+    features (:func:`jobs.analyse.features.query_photo_features`) are measured from the
+    same decode and appended to it, so the analyse stage does not decode the photo again.
+    """
     c = settings.cache
+    palette = rules_palette(settings)
+    side = settings.models.feature_max_side
     progress = Progress("cache features", total=len(queries), unit="images")
     out = np.zeros((len(queries), DIM), np.float32)
     for i, q in enumerate(queries):
-        rgb = np.asarray(load_rgb(logs, q["image_uri"], c.feature_side, f"query {q['query_id']}"))
-        out[i] = image_feature(rgb, c.background_scale, c.item_scale, c.shape_scale)
+        full = load_rgb(logs, q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
+        out[i] = image_feature(np.asarray(_shrunk(full, c.feature_side)), c.background_scale, c.item_scale,
+                               c.shape_scale)
+        if photo_rows is not None:
+            photo_rows.append({"image_uri": q["image_uri"],
+                               **query_photo_features(np.asarray(_shrunk(full, side)), palette)})
         progress.update()
     progress.close()
     return out
+
+
+def _shrunk(img, side: int):
+    """``img`` with its longest side at most ``side`` (as :func:`load_rgb` shrinks it)."""
+    if max(img.size) <= side:
+        return img
+    img = img.copy()
+    img.thumbnail((side, side))
+    return img
+
+
+def write_query_photos(root: Path, week: str, rows: list[dict], settings) -> Path:
+    """The analyst's query-photo features of the week, keyed by palette and size, for the analyse stage."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    palette = rules_palette(settings)
+    key = query_features_key(palette, settings.models.feature_max_side)
+    folder = Path(root) / "_cache" / "query_photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"week={week}.parquet"
+    tmp = path.with_suffix(".tmp")
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"image_uri": pa.array([], pa.string())})
+    pq.write_table(table.replace_schema_metadata({"key": key}), tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def match(queries: list[dict], vectors: np.ndarray, index: ImageIndex, week: str,
@@ -110,7 +149,9 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     c = settings.cache
     tolerances = scales(c.background_scale, c.item_scale, c.shape_scale)
     stored = ImageIndex.load(folder, c.index, c.hnsw_m, tolerances)  # fails early on another feature
-    vectors = features_of(queries, Path(logs), settings)
+    photo_rows: list[dict] = []
+    vectors = features_of(queries, Path(logs), settings, photo_rows)
+    write_query_photos(root, week, photo_rows, settings)
     index = stored.subset(lambda w: w < week)
     known = set(index.query_ids)
     hits = match(queries, vectors, index, week, c.similarity_threshold, run_id)

@@ -100,7 +100,8 @@ def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | 
     if signals.num_rows == 0:
         raise InputError(f"table signals, week {week}: no signals to cluster")
     config, run_id = method_from(settings, method), default_run_id(week, settings)
-    clusterer = ActionClusterer(make_encoder(settings, root), config, settings.cluster.chunk_size)
+    encoder = make_encoder(settings, root)
+    clusterer = ActionClusterer(encoder, config, settings.cluster.chunk_size)
     frame = clusterer.run(signals.column("action").to_pylist(), onto, earlier_aux_members(root, week))
     frame.insert(0, "query_id", signals.column("query_id").to_pylist())
     frame.insert(1, "order", signals.column("order").to_numpy())
@@ -120,7 +121,10 @@ def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | 
         stage="cluster", started=started, seconds=round(time.perf_counter() - began, 3),
         tables={"assignments": len(frame), "clusters": nodes.num_rows, "cluster_map": points.num_rows},
         metrics={**{k: float(v) for k, v in counts.items()},
-                 **{f"seconds_{k}": round(v, 3) for k, v in clusterer.timings_.items()}},
+                 **{f"seconds_{k}": round(v, 3) for k, v in clusterer.timings_.items()},
+                 **{f"embedding_{k}": float(v) for k, v in encoder.precision_report.items()
+                    if isinstance(v, (int, float))}},
     ), inputs={"ontology": str(ontology), "ontology_version": str(onto.version)},
-        models={"embedding": model_name(settings.cluster.embedding_model)})
+        models={"embedding": model_name(settings.cluster.embedding_model),
+                "embedding_precision": encoder.precision or "unresolved"})
     return counts

@@ -16,4 +16,4 @@ from jobs.common.storage import cache_dir
 def make_encoder(settings, root: Path | str | None = None) -> Encoder:
     cs = settings.cluster
     cache = cs.embedding_cache_dir or (cache_dir(root, "embeddings") if root else None)
-    return Encoder(cs.embedding_model, cache, cs.batch_size)
+    return Encoder(cs.embedding_model, cache, cs.batch_size, precision=cs.embedding_precision)

@@ -7,14 +7,12 @@
   stage already dropped unreadable query photos, so here it means the logs changed
   under the run, and the run stops instead of analysing a blank picture;
 - :func:`grey_scores`: the pixel measures of image quality; :func:`data_uri` for prompts;
-- :class:`ImageCache`: decoded images by URI, bounded, so recurring products decode once.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -76,21 +74,3 @@ def data_uri(img: Image.Image, max_side: int) -> str:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=90)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-class ImageCache:
-    """A bounded LRU of decoded images: products recur across queries, decode them once."""
-
-    def __init__(self, logs: Path | str, max_side: int, capacity: int = 4096):
-        self.logs, self.max_side, self.capacity = logs, max_side, capacity
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    def get(self, uri: str, owner: str) -> np.ndarray:
-        if uri in self._items:
-            self._items.move_to_end(uri)
-            return self._items[uri]
-        arr = np.asarray(load_rgb(self.logs, uri, self.max_side, owner))
-        self._items[uri] = arr
-        if len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-        return arr

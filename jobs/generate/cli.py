@@ -40,7 +40,7 @@ def run(args) -> int:
     g = get_settings().generate
     summary = generate_logs(args.out, start=args.start, days=args.days, queries=args.queries,
                             seed=args.seed, products=g.products, query_image_pool=g.query_image_pool,
-                            image_size=g.image_size)
+                            image_size=g.image_size, reupload_share=g.reupload_share, workers=g.workers)
     print(format_summary(args.out, summary))
     return 0
 

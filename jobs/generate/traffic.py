@@ -14,14 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.generate.ids import ids
 from jobs.generate.images import DEFECTS
 from jobs.generate.scenarios import SCENARIO_BY_NAME, SCENARIO_NAMES
-
-
-def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """``prefix`` + zero-padded numbers (``q000000042``), as an Arrow string array."""
-    text = pc.utf8_lpad(pa.array(numbers, pa.int64()).cast(pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, text, "")
 
 BOT_SHARE, TEXT_SHARE = 0.08, 0.07
 DEVICES = np.array(["iOS", "Android", "web", "mini-program"])
@@ -81,21 +76,20 @@ def plan_queries(n: int, first_day: dt.date, days: int, rng: np.random.Generator
     return {k: v[order] for k, v in q.items()}
 
 
-def attach_slots(q: dict, slot: dict[str, np.ndarray], rng: np.random.Generator) -> None:
-    """Give image queries their photo: fresh pool photos in time order, then reuse by path."""
+def attach_slots(q: dict, slot: dict[str, np.ndarray], query_file: np.ndarray, rng: np.random.Generator) -> None:
+    """Give image queries their photo file (``query_file``, in time order) and what it shows."""
     n, n_slots = len(q["ts"]), len(slot["product"])
     image_rows = np.flatnonzero(q["is_image"])
     q_slot = np.full(n, -1, np.int64)
-    fresh = min(n_slots, len(image_rows))
-    q_slot[image_rows[:fresh]] = np.arange(fresh)
-    q_slot[image_rows[fresh:]] = rng.integers(0, n_slots, len(image_rows) - fresh)
+    q_slot[image_rows] = query_file
     q["slot"] = q_slot
     has = q_slot >= 0
-    q["product"] = np.where(has, slot["product"][np.maximum(q_slot, 0)], rng.integers(0, slot["product"].max() + 1, n))
-    q["scenario"] = np.where(has, slot["scenario"][np.maximum(q_slot, 0)], 0)
-    q["defect"] = np.where(has, slot["defect"][np.maximum(q_slot, 0)], -1)
+    top = int(slot["product"].max(initial=0)) + 1
+    q["product"] = np.where(has, slot["product"][np.maximum(q_slot, 0)] if n_slots else 0, rng.integers(0, top, n))
+    q["scenario"] = np.where(has, slot["scenario"][np.maximum(q_slot, 0)] if n_slots else 0, 0)
+    q["defect"] = np.where(has, slot["defect"][np.maximum(q_slot, 0)] if n_slots else 0, -1)
     root = np.where(slot["source"] >= 0, slot["source"], np.arange(n_slots))
-    q_root = np.where(has, root[np.maximum(q_slot, 0)], -1)
+    q_root = np.where(has, root[np.maximum(q_slot, 0)] if n_slots else 0, -1)
     roots, first_at = np.unique(q_root[image_rows], return_index=True)
     first_query = np.full(n_slots, -1, np.int64)
     first_query[roots] = image_rows[first_at]
@@ -114,7 +108,6 @@ def attach_slots(q: dict, slot: dict[str, np.ndarray], rng: np.random.Generator)
 
 def _retrieve(q: dict, sel: np.ndarray, catalogue: pa.Table, rng: np.random.Generator):
     """Impressions for the queries ``sel``: product indices and similarities, ranked."""
-
     sub = catalogue.column("subcategory").to_numpy(zero_copy_only=False)
     price = catalogue.column("price").to_numpy()
     sub_codes, sub_idx = np.unique(sub, return_inverse=True)
@@ -159,7 +152,6 @@ def _retrieve(q: dict, sel: np.ndarray, catalogue: pa.Table, rng: np.random.Gene
 def day_tables(q: dict, sel: np.ndarray, query_ids: pa.Array, catalogue: pa.Table,
                rng: np.random.Generator) -> dict[str, pa.Table]:
     """Arrow tables for the queries ``sel`` (one day)."""
-
     qid = query_ids.take(pa.array(sel))
     user = q["user"][sel]
     n_human_users = int(q["user"][~q["is_bot"]].max(initial=0)) + 1
@@ -169,7 +161,7 @@ def day_tables(q: dict, sel: np.ndarray, query_ids: pa.Array, catalogue: pa.Tabl
     is_image = q["is_image"][sel]
     image_uri = pc.if_else(pa.array(is_image), pc.binary_join_element_wise(
         "images/queries/img", pc.utf8_lpad(pa.array(np.maximum(q["slot"][sel], 0)).cast(pa.string()), 7, "0"),
-        ".png", ""), pa.scalar(None, pa.string()))
+        ".jpg", ""), pa.scalar(None, pa.string()))
     titles = catalogue.column("title")
     text = pc.if_else(pa.array(is_image), pa.scalar(None, pa.string()), titles.take(pa.array(q["product"][sel])))
     ip = pc.binary_join_element_wise("10.", pa.array((user // 65_536) % 256).cast(pa.string()), ".",

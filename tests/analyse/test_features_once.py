@@ -1,0 +1,76 @@
+"""Product-photo features are measured once per product and joined to queries, with the same values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jobs.analyse.expert_rules import load_rules
+from jobs.analyse.features import Palette, metadata_features, photo_features
+from jobs.common.images import load_rgb
+from jobs.analyse.rules_runner import FeatureExtractor, product_colour_table, product_photos
+from jobs.common.settings import get_settings
+from stage_data import samples_from_logs
+
+RULES = load_rules()
+
+
+def test_each_product_photo_is_decoded_once_for_the_whole_batch(small_logs):
+    samples = samples_from_logs(small_logs, limit=200)
+    photos = product_photos(samples)
+    impressions = sum(len(s["products"]) for s in samples)
+    assert impressions > 3 * len(photos)  # products recur across queries, so there is something to save
+    extractor = FeatureExtractor(small_logs, RULES, 96)
+    for s in samples:
+        extractor(s)
+    assert extractor.decodes == len(samples) + len(photos)
+    table = product_colour_table(photos, small_logs, get_settings())
+    joined = FeatureExtractor(small_logs, RULES, 96, product_colours=table)
+    for s in samples:
+        joined(s)
+    assert joined.decodes == len(samples)  # the week's table serves every product photo
+
+
+def test_joined_features_equal_the_per_query_computation(small_logs):
+    samples = samples_from_logs(small_logs, limit=120)
+    palette = Palette(RULES.colour_names)
+    table = product_colour_table(product_photos(samples), small_logs, get_settings())
+    extractor = FeatureExtractor(small_logs, RULES, 96, product_colours=table)
+    for s in samples:
+        query = np.asarray(load_rgb(small_logs, s["image_uri"], 96, "q"))
+        products = [np.asarray(load_rgb(small_logs, p["image_uri"], 96, "p")) for p in s["products"]]
+        reference = {**photo_features(query, products, palette),
+                     **metadata_features(s["products"], s["main_category"], {})}
+        assert extractor(s) == reference, s["query_id"]
+
+
+def test_nearest_colour_by_matrix_product_equals_the_direct_distance():
+    palette = Palette(RULES.colour_names)
+    rng = np.random.default_rng(3)
+    pixels = np.vstack([rng.integers(0, 256, (20_000, 3)), palette.rgb.astype(np.int64),  # exact ties too
+                        (palette.rgb[:1] + palette.rgb[1:2]) // 2]).astype(np.float32)
+    direct = ((pixels[:, None, :] - palette.rgb[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(palette.nearest(pixels), direct)
+    fractional = pixels[:500] + 0.25  # not whole grey levels: the direct path is used
+    np.testing.assert_array_equal(palette.nearest(fractional),
+                                  ((fractional[:, None, :] - palette.rgb[None]) ** 2).sum(-1).argmin(1))
+
+
+def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_logs):
+    from jobs.analyse.stage import attach_query_photos
+    from jobs.cache.stage import run_cache
+    from stage_data import write_samples
+
+    week, settings = "2026-W47", get_settings()
+    samples = samples_from_logs(small_logs, limit=60)
+    write_samples(tmp_path, week, samples)
+    run_cache(small_logs, tmp_path, week, settings)
+    fresh = samples_from_logs(small_logs, limit=60)
+    assert attach_query_photos(fresh, tmp_path, week, settings) == len(fresh)
+    table = product_colour_table(product_photos(fresh), small_logs, settings)
+    shared = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
+    alone = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
+    for with_photo, plain in zip(fresh, samples_from_logs(small_logs, limit=60)):
+        assert shared(with_photo) == alone(plain)
+    assert (shared.decodes, alone.decodes) == (0, len(fresh))  # the cache stage's decode served the analyst
+    settings.models.feature_max_side = 64  # measured at another size: not used
+    assert attach_query_photos(samples_from_logs(small_logs, limit=5), tmp_path, week, settings) == 0
