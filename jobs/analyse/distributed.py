@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 from jobs.analyse.features import reference_prices
 from jobs.analyse.results import QueryResult, StageOutput
 
+log = logging.getLogger("intentmine")
 RESULT_SCHEMA = "query_id string, result_json string"
 
 
@@ -30,8 +32,12 @@ def _decode(text: str) -> QueryResult:
                        StageOutput(**data["llm"]), data.get("extra") or {})
 
 
-def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float]):
-    """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON."""
+def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float],
+                       passed=None):
+    """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON.
+
+    ``passed``: an accumulator that counts the samples that went through the analyst.
+    """
 
     def analyse(batches):
         import pandas as pd
@@ -41,6 +47,8 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
         settings = Settings.model_validate_json(settings_json)
         for batch in batches:
             samples = [json.loads(t) for t in batch["sample_json"]]
+            if passed is not None:
+                passed.add(len(samples))
             if settings.models.backend == "vllm":
                 from jobs.analyse.vllm_runner import analyse_vllm
 
@@ -58,7 +66,10 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
 
 def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | None = None,
                      week: str = "") -> list[QueryResult]:
-    """Analyse ``samples`` on ``models.partitions`` Spark partitions; results in query order."""
+    """Analyse ``samples`` on ``models.partitions`` Spark partitions; results in query order.
+
+    Sorted on the driver: a Spark sort after ``mapInPandas`` would run the analyst twice.
+    """
     from jobs.common.spark import get_spark
 
     if not samples:
@@ -67,7 +78,10 @@ def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | Non
     rows = [(s["query_id"], json.dumps(s, ensure_ascii=False, default=str)) for s in samples]
     frame = spark.createDataFrame(rows, "query_id string, sample_json string")
     frame = frame.repartition(settings.models.partitions, "query_id")
+    passed = spark.sparkContext.accumulator(0)
     body = partition_analyser(str(logs), str(root or settings.root), week, settings.model_dump_json(),
-                              reference_prices(samples))
-    out = frame.mapInPandas(body, RESULT_SCHEMA).orderBy("query_id").collect()
+                              reference_prices(samples), passed)
+    out = sorted(frame.mapInPandas(body, RESULT_SCHEMA).collect(), key=lambda r: r["query_id"])
+    log.info("analyse on spark: %d queries, %d partitions, %d passed through the analyst",
+             len(samples), settings.models.partitions, passed.value)
     return [_decode(r["result_json"]) for r in out]
