@@ -15,10 +15,9 @@ import logging
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from core.errors import InputError
-from jobs.common.storage import SUCCESS, iso_week, write_table
+from jobs.common.storage import commits, iso_week, read_table, weeks, write_table
 from jobs.registry.tools import ToolRegistry, apply_decision, is_done
 from schemas.arrow import to_arrow, validate
 from schemas.tables import ReviewDecision
@@ -36,14 +35,8 @@ def decision_id(tool_id: str, action: str, value: str | None, reviewer: str, ts:
 
 def read_all(root: Path | str) -> list[dict]:
     """Every recorded decision, oldest first (ties by decision id)."""
-    folder = Path(root) / TABLE
-    runs = [p for p in folder.glob("week=*/run=*") if (p / SUCCESS).exists()] if folder.exists() else []
-    if not runs:
-        return []
-    files = [str(f) for p in runs for f in sorted(p.glob("*.parquet"))]
-    data = ds.dataset(files, format="parquet").to_table()
-    data = validate(ReviewDecision, data, TABLE, source=str(folder))
-    rows = data.to_pylist()
+    rows = [row for week in weeks(root, TABLE) for run_id in commits(root, week)["tables"].get(TABLE, {}).get("runs", {})
+            for row in read_table(root, TABLE, week, run_id).to_pylist()]
     return sorted(rows, key=lambda r: (r["ts"], r["decision_id"]))
 
 
