@@ -127,7 +127,7 @@ def read_bytes(location: Path | str) -> bytes | None:
     try:
         with fs.open_input_stream(path) as stream:
             return stream.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

@@ -303,7 +303,7 @@ def cleanup(root: Path | str, week: str) -> None:
     pointer = commits(root, week)
     adopted = False
     for table in fs.names(root):
-        if table.startswith("_") or table in ("reports", "exports"):
+        if table.startswith("_") or table in ("reports", "exports") or not fs.is_dir(fs.join(root, table)):
             continue
         folder = week_dir(root, table, week)
         runs = [n for n in fs.names(folder) if n.startswith("run=")]

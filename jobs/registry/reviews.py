@@ -19,7 +19,7 @@ import pyarrow as pa
 from core.errors import InputError
 from jobs.common.storage import commits, iso_week, read_table, weeks, write_table
 from jobs.registry.tools import ToolRegistry, apply_decision, is_done
-from schemas.arrow import to_arrow, validate
+from schemas.arrow import to_arrow
 from schemas.tables import ReviewDecision
 
 TABLE = "review_decisions"

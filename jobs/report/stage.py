@@ -18,7 +18,7 @@ import pandas as pd
 from jobs.common.fs import write_text
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
-                                 report_path)
+                                 report_path, stage_run)
 from jobs.report.data import aux_summary, load_nodes, manifest_parts, tree, with_changes
 from schemas.tables import StageRecord
 
