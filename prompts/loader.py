@@ -13,6 +13,7 @@ import hashlib
 import re
 import string
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import InputError
 
-PROMPTS_DIR = Path(__file__).resolve().parent
+PROMPTS_DIR = resources.files("prompts")  # a folder, or a zip on Spark executors
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -74,15 +75,16 @@ def _fill(text: str, declared: list[str], values: dict, where: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def load_prompt(name: str, version: int | None = None, folder: Path = PROMPTS_DIR) -> PromptTemplate:
+def load_prompt(name: str, version: int | None = None, folder=PROMPTS_DIR) -> PromptTemplate:
     """The template ``name`` at ``version`` (the highest version when None)."""
-    base = Path(folder) / name
-    versions = sorted(int(p.stem[1:]) for p in base.glob("v*.yaml") if p.stem[1:].isdigit())
+    base = (Path(folder) if isinstance(folder, str) else folder).joinpath(name)
+    files = [p.name for p in base.iterdir()] if base.is_dir() else []
+    versions = sorted(int(n[1:-5]) for n in files if re.fullmatch(r"v\d+\.yaml", n))
     if not versions:
         raise PromptError(f"prompt '{name}': no v<N>.yaml under {base}")
     chosen = versions[-1] if version is None else version
-    path = base / f"v{chosen}.yaml"
-    if not path.exists():
+    path = base.joinpath(f"v{chosen}.yaml")
+    if not path.is_file():
         raise PromptError(f"prompt '{name}': version {chosen} not found (have {versions})")
     try:
         data = yaml.safe_load(path.read_text())

@@ -1,5 +1,9 @@
-"""Versioned expert rules (``expert_rules.yaml``); loaded by :mod:`jobs.analyse.expert_rules`."""
+"""Versioned expert rules (``expert_rules.yaml``); loaded by :mod:`jobs.analyse.expert_rules`.
 
-from pathlib import Path
+Read through :mod:`importlib.resources`, so the rules load from a zip shipped to Spark
+executors as well as from a folder.
+"""
 
-EXPERT_RULES_FILE = Path(__file__).resolve().parent / "expert_rules.yaml"
+from importlib import resources
+
+EXPERT_RULES_FILE = resources.files(__name__).joinpath("expert_rules.yaml")

@@ -431,6 +431,7 @@ class RunManifest(Row):
     models: dict[str, str]
     prompts: dict[str, str]
     stages: list[StageRecord]
+    status: str = "complete"  # "writing" until the run commits; inputs hold the logs' fingerprint
 
 
 TABLES: dict[str, type[Row]] = {

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 from jobs.analyse.features import reference_prices
 from jobs.analyse.results import QueryResult, StageOutput
 
+log = logging.getLogger("intentmine")
 RESULT_SCHEMA = "query_id string, result_json string"
 
 
@@ -34,8 +36,11 @@ def _decode(text: str) -> QueryResult:
 
 
 def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float],
-                       product_colours: dict[str, str] | None = None):
-    """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON."""
+                       product_colours: dict[str, str] | None = None, passed=None):
+    """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON.
+
+    ``passed``: an accumulator that counts the samples that went through the analyst.
+    """
 
     def analyse(batches):
         import pandas as pd
@@ -46,6 +51,8 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
         analyst = None
         for batch in batches:
             samples = [json.loads(t) for t in batch["sample_json"]]
+            if passed is not None:
+                passed.add(len(samples))
             if settings.models.backend == "vllm":
                 from jobs.analyse.vllm_runner import analyse_vllm
 
@@ -63,7 +70,10 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
 
 def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | None = None,
                      week: str = "") -> list[QueryResult]:
-    """Analyse ``samples`` on ``models.partitions`` Spark partitions; results in query order."""
+    """Analyse ``samples`` on ``models.partitions`` Spark partitions; results in query order.
+
+    Sorted on the driver: a Spark sort after ``mapInPandas`` would run the analyst twice.
+    """
     from jobs.common.spark import get_spark
 
     if not samples:
@@ -73,9 +83,12 @@ def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | Non
     frame = spark.createDataFrame(rows, "query_id string, sample_json string")
     frame = frame.repartition(settings.models.partitions, "query_id")
     colours = product_colours_on_spark(spark, samples, logs, settings) if settings.models.backend == "rules" else {}
+    passed = spark.sparkContext.accumulator(0)
     body = partition_analyser(str(logs), str(root or settings.root), week, settings.model_dump_json(),
-                              reference_prices(samples), colours)
-    out = frame.mapInPandas(body, RESULT_SCHEMA).orderBy("query_id").collect()
+                              reference_prices(samples), colours, passed)
+    out = sorted(frame.mapInPandas(body, RESULT_SCHEMA).collect(), key=lambda r: r["query_id"])
+    log.info("analyse on spark: %d queries, %d partitions, %d passed through the analyst",
+             len(samples), settings.models.partitions, passed.value)
     return [_decode(r["result_json"]) for r in out]
 
 

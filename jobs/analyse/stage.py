@@ -17,7 +17,7 @@ from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, s
 from core.errors import InputError
 from core.progress import Progress
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
-from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, write_table
+from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, stage_run, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import Analysis, Signal, StageRecord
 
@@ -108,6 +108,7 @@ def _analyses_of(root: Path, week: str) -> dict[str, list[dict]]:
     return grouped
 
 
+@stage_run()
 def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     """The pipeline stage: analyse the week's samples and publish analyses and signals."""
     started, began = datetime.now(timezone.utc), time.perf_counter()

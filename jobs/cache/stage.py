@@ -23,7 +23,7 @@ from jobs.common.images import load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
 from core.progress import Progress
-from jobs.common.storage import default_run_id, read_table, record_stage, write_table
+from jobs.common.storage import default_run_id, read_table, record_stage, stage_run, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import CacheHit, StageRecord
 
@@ -139,6 +139,7 @@ def truth_scores(logs: Path, hits: list[dict], queries: list[dict], known: set[s
             "recall": correct / positives if positives else 1.0, "planted": float(positives)}
 
 
+@stage_run(shared=("cache",))
 def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     """The pipeline stage: publish the week's cache hits and the updated image index."""
     started, began = datetime.now(timezone.utc), time.perf_counter()

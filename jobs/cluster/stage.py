@@ -29,7 +29,8 @@ from jobs.cluster.tree import cluster_nodes
 from jobs.common.actions import read_actions
 from jobs.common.embedding import make_encoder
 from jobs.common.storage import (default_run_id, optional_table, previous_week, read_table, record_stage,
-                                 week_bounds, write_table)
+                                 run_commit, stage_run, week_bounds, write_table)
+from jobs.common.storage import weeks as storage_weeks
 from jobs.ontology.stage import ontology_for_week
 from schemas.tables import StageRecord
 
@@ -41,6 +42,7 @@ OUTPUT_SCHEMA = pa.schema([
 ])
 
 
+@stage_run()
 def run_cluster(logs: Path, root: Path, week: str, settings) -> dict:
     """The pipeline's stage: cluster the week's signals against the week's ontology version."""
     ontology = ontology_for_week(Path(root), week, settings)
@@ -74,7 +76,7 @@ def cluster_file(actions: Path, ontology: Path, out: Path, settings, method: str
 
 def earlier_aux_members(root: Path, week: str) -> AuxMemory | None:
     """Members of the auxiliary clusters of every earlier week (earliest id per action)."""
-    weeks = sorted(p.name.removeprefix("week=") for p in (Path(root) / "assignments").glob("week=*"))
+    weeks = storage_weeks(root, "assignments")
     frames, next_id = [], 0
     for earlier in (w for w in weeks if w < week):
         try:
@@ -92,7 +94,12 @@ def earlier_aux_members(root: Path, week: str) -> AuxMemory | None:
 
 
 def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | None = None) -> dict:
-    """``cluster --root --week``: assign the week's signals, publish assignments and clusters."""
+    """``cluster --root --week``: assign the week's signals, publish assignments and clusters (one commit)."""
+    with run_commit(root, week, settings):
+        return _cluster_week(root, week, ontology, settings, method)
+
+
+def _cluster_week(root: Path, week: str, ontology: Path, settings, method: str | None = None) -> dict:
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     week_bounds(week)
     onto = load_ontology(ontology)

@@ -30,6 +30,7 @@ class SparkSettings(_Section):
     driver_memory: str = "4g"
     executor_memory: str = "4g"
     shuffle_partitions: int = Field(8, ge=1)
+    executor_wait_s: float = Field(120.0, gt=0)  # a cluster that gives no executor by then: one clear error
     extra_conf: dict[str, str] = Field(default_factory=dict)
 
 

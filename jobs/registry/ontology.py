@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import difflib
 import re
+import tempfile
 from pathlib import Path
 
 from clustering.ontology import Ontology, dump_text, load_ontology
-from core.files import write_text
+from jobs.common import fs
 from jobs.common.storage import registry_dir
 
 VERSION_FILE = re.compile(r"v(\d+)\.yaml")
 
 
-def folder(root: Path | str) -> Path:
-    return registry_dir(root) / "ontology"
+def folder(root: Path | str) -> Path | str:
+    return fs.join(registry_dir(root), "ontology")
 
 
 def versions(root: Path | str) -> list[tuple[int, Path]]:
     """(version, file) of every ontology in the series, oldest first (v2 before v10)."""
     place = folder(root)
-    found = [(int(m[1]), p) for p in place.glob("v*.yaml") if (m := VERSION_FILE.fullmatch(p.name))] \
-        if place.is_dir() else []
+    found = [(int(m[1]), fs.join(place, n)) for n in fs.names(place) if (m := VERSION_FILE.fullmatch(n))]
     return sorted(found)
 
 
@@ -40,7 +40,12 @@ def latest_path(root: Path | str) -> Path | None:
 
 def read(path: Path | str) -> Ontology:
     """One version (or any ontology file), validated; a bad file is a one-line InputError."""
-    return load_ontology(path)
+    if fs.is_local(path):
+        return load_ontology(fs.resolve(path)[1])
+    with tempfile.TemporaryDirectory() as tmp:  # the ontology reader takes a file
+        local = Path(tmp) / str(path).rsplit("/", 1)[-1]
+        local.write_bytes(fs.read_bytes(path) or b"")
+        return load_ontology(local)
 
 
 def latest(root: Path | str) -> Ontology | None:
@@ -55,10 +60,10 @@ def write(root: Path | str, ontology: Ontology | dict, before: Ontology | None =
     ``source`` names the file ``before`` came from in the diff header.
     """
     ontology = ontology if isinstance(ontology, Ontology) else Ontology.model_validate(ontology)
-    path = folder(root) / f"v{ontology.version:04d}.yaml"
+    path = fs.join(folder(root), f"v{ontology.version:04d}.yaml")
     old = dump_text(before).splitlines(keepends=True) if before is not None else []
     new = dump_text(ontology)
     diff = "".join(difflib.unified_diff(old, new.splitlines(keepends=True), source or "(empty)", str(path)))
-    write_text(path.with_suffix(".diff"), diff)
-    write_text(path, new)
+    fs.write_text(fs.join(folder(root), f"v{ontology.version:04d}.diff"), diff)
+    fs.write_text(path, new)
     return path

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import logging
 from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from core.errors import InputError
-from jobs.common.storage import SUCCESS, iso_week, registry_dir, write_table
+from jobs.common import fs
+from jobs.common.storage import commits, iso_week, lock_path, read_table, weeks, write_table
 from jobs.registry.tools import ToolRegistry, apply_decision, is_done
-from schemas.arrow import to_arrow, validate
+from schemas.arrow import to_arrow
 from schemas.tables import ReviewDecision
 
 TABLE = "review_decisions"
@@ -43,21 +42,23 @@ def decision_id(tool_id: str, action: str, value: str | None, reviewer: str, ts:
 
 def read_all(root: Path | str) -> list[dict]:
     """Every recorded decision, oldest first (ties by decision id)."""
-    folder = Path(root) / TABLE
-    runs = [p for p in folder.glob("week=*/run=*") if (p / SUCCESS).exists()] if folder.exists() else []
-    if not runs:
-        return []
-    files = [str(f) for p in runs for f in sorted(p.glob("*.parquet"))]
-    data = ds.dataset(files, format="parquet").to_table()
-    data = validate(ReviewDecision, data, TABLE, source=str(folder))
-    rows = data.to_pylist()
+    rows = [row for week in weeks(root, TABLE) for run_id in commits(root, week)["tables"].get(TABLE, {}).get("runs", {})
+            for row in read_table(root, TABLE, week, run_id).to_pylist()]
     return sorted(rows, key=lambda r: (r["ts"], r["decision_id"]))
 
 
 @contextlib.contextmanager
 def locked(root: Path | str) -> Iterator[None]:
-    """An exclusive lock on the review log of ``root`` (one process at a time decides)."""
-    path = registry_dir(root) / "review.lock"
+    """An exclusive lock on the review log of ``root``: one process at a time decides, the others
+    wait their turn (locally); on an object store a second writer is refused with one line."""
+    location = lock_path(root, "review")
+    if not fs.is_local(location):
+        with fs.lock(location, "the review log"):
+            yield
+        return
+    import fcntl
+
+    path = Path(fs.resolve(location)[1])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

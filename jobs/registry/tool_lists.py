@@ -15,14 +15,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.files import create_once, write_text
+from jobs.common import fs
 from jobs.common.storage import registry_dir
 
 VOLATILE = ("run_id", "list_version")
 
 
-def folder(root: Path | str) -> Path:
-    return registry_dir(root) / "tool_lists"
+def folder(root: Path | str) -> Path | str:
+    return fs.join(registry_dir(root), "tool_lists")
 
 
 def content_hash(tools: pa.Table) -> str:
@@ -36,14 +36,14 @@ def known_versions(root: Path | str) -> dict[str, int]:
     """content hash -> version number of every published version."""
     place = folder(root)
     found = {}
-    for meta in place.glob("v*.json") if place.exists() else []:
-        info = json.loads(meta.read_text())
+    for name in (n for n in fs.names(place) if n.startswith("v") and n.endswith(".json")):
+        info = json.loads(fs.read_text(fs.join(place, name)))
         found[info["hash"]] = info["version"]
     return found
 
 
-def version_path(root: Path | str, version: int) -> Path:
-    return folder(root) / f"v{version:04d}.parquet"
+def version_path(root: Path | str, version: int) -> Path | str:
+    return fs.join(folder(root), f"v{version:04d}.parquet")
 
 
 def assign_version(root: Path | str, tools: pa.Table) -> tuple[int, bool]:
@@ -56,11 +56,20 @@ def assign_version(root: Path | str, tools: pa.Table) -> tuple[int, bool]:
 
 
 def publish_version(root: Path | str, version: int, tools: pa.Table, week: str, run_id: str) -> Path:
-    """Write version ``version`` once; an existing version file is left untouched."""
+    """Write version ``version`` once; an existing version file is left untouched.
+
+    Callers hold the registry lock (``storage.stage_run(shared=("registry",))``), so the
+    existence check and the write are one step; the ``.json`` beside it, written last,
+    is what makes the version known.
+    """
     final = version_path(root, version)
-    if not create_once(final, lambda tmp: pq.write_table(tools, tmp, compression="zstd")):
+    meta_file = fs.join(folder(root), f"v{version:04d}.json")
+    if fs.exists(meta_file):
         return final
+    sink = pa.BufferOutputStream()
+    pq.write_table(tools, sink, compression="zstd")
+    fs.write_bytes(final, sink.getvalue().to_pybytes())
     meta = {"version": version, "hash": content_hash(tools), "week": week, "run_id": run_id,
             "tools": tools.num_rows}
-    write_text(final.with_suffix(".json"), json.dumps(meta, indent=1))
+    fs.write_text(meta_file, json.dumps(meta, indent=1))
     return final

@@ -34,7 +34,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import InputError
-from core.files import write_text
+from jobs.common import fs
 from jobs.common.storage import registry_dir, week_bounds
 
 Status = Literal["proposed", "approved", "rejected", "retired"]
@@ -112,17 +112,18 @@ class ToolRegistry(BaseModel):
         return {t.tool_id: t.index for t in self.active()}
 
 
-def path(root: Path | str) -> Path:
-    return registry_dir(root) / "tools.json"
+def path(root: Path | str) -> Path | str:
+    return fs.join(registry_dir(root), "tools.json")
 
 
 def load(root: Path | str) -> ToolRegistry:
     """The registry under ``root`` (empty when there is none); a bad file is one InputError line."""
     file = path(root)
-    if not file.exists():
+    text = fs.read_text(file)
+    if text is None:
         return ToolRegistry()
     try:
-        return ToolRegistry.model_validate(json.loads(file.read_text()))
+        return ToolRegistry.model_validate(json.loads(text))
     except json.JSONDecodeError as exc:
         raise InputError(f"tool registry {file}: not valid JSON ({exc})") from None
     except ValidationError as exc:
@@ -135,7 +136,7 @@ def save(root: Path | str, registry: ToolRegistry) -> Path:
     for tool in data["tools"].values():
         if tool["prior_status"] is None:
             del tool["prior_status"]
-    return write_text(path(root), json.dumps(data, indent=1, sort_keys=True))
+    return fs.write_text(path(root), json.dumps(data, indent=1, sort_keys=True))
 
 
 # ---------------------------------------------------------------- lookups

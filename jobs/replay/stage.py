@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from core.errors import InputError
 from jobs.common.settings import Settings
-from jobs.common.storage import (default_run_id, optional_table, read_log_table, read_table, record_stage,
+from jobs.common.storage import (default_run_id, optional_table, read_log_table, read_table, record_stage, stage_run,
                                  write_table)
 from jobs.replay.catalogue import Catalogue
 from jobs.replay.judge import intents
@@ -60,6 +60,7 @@ def replay_tables(samples: pa.Table, training: pa.Table | None, tools: pa.Table 
     return queries, summary
 
 
+@stage_run()
 def run_replay(logs: Path | None, root: Path, week: str, settings: Settings) -> dict:
     """Replay the week's plans and publish ``replay`` and ``replay_tools``; return the figures."""
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)

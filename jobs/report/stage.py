@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import InputError
-from core.files import write_text
+from jobs.common.fs import write_text
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
-                                 report_path, week_bounds)
+                                 report_path, stage_run, week_bounds)
 from jobs.replay.view import replay_view
 from jobs.report.data import (app_key, aux_summary, load_nodes, manifest_parts, node_key, query_share_changes,
                               tree, with_changes)
@@ -94,6 +94,7 @@ def render(data: dict) -> str:
     return template.replace("__TITLE__", title).replace("__DATA__", payload)
 
 
+@stage_run()
 def run_report(logs: Path | None, root: Path, week: str, settings: Settings) -> dict:
     """Write the week's report for the current run; return its path under "report"."""
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from core.errors import InputError
-from jobs.common.storage import default_run_id, publishing, record_stage, table_dir, week_bounds
+from jobs.common import fs
+from jobs.common.storage import default_run_id, publishing, record_stage, stage_run, week_bounds
 from jobs.sample.contract import conform
 from schemas.tables import FilteredQuery, NoClickQuery, RejectedRow, Sample, StageRecord
 
@@ -87,33 +88,34 @@ def build_tables(spark, logs: str, week: str, settings, run_id: str, timings: di
     }
 
 
-def publish(df, root: Path | str, table: str, week: str, run_id: str, order: list[str]) -> None:
-    """Write one table aside and publish it whole (``storage.publishing``)."""
-    with publishing(root, table, week, run_id) as staging:
-        df.sortWithinPartitions(*order).write.parquet(str(staging))
+def publish(df, root: Path | str, table: str, week: str, run_id: str, order: list[str]):
+    """Write one table with Spark (a Hadoop path); it becomes visible when the run commits."""
+    with publishing(root, table, week, run_id) as folder:
+        df.sortWithinPartitions(*order).write.parquet(fs.spark_location(folder))
+    return folder
 
 
-def _read_back(root: Path | str, table: str, week: str, run_id: str, columns: list[str]):
-    """Some columns of a published run, with pyarrow (no Spark job for a few counts)."""
+def _read_back(folders: dict, table: str, columns: list[str]):
+    """Some columns of a written table, with pyarrow (no Spark job for a few counts)."""
     import pyarrow.dataset as ds
 
-    folder = table_dir(root, table, week, run_id)
-    return ds.dataset(str(folder), format="parquet", exclude_invalid_files=True).to_table(columns=columns)
+    filesystem, path = fs.resolve(folders[table])
+    return ds.dataset(path, filesystem=filesystem, format="parquet",
+                      exclude_invalid_files=True).to_table(columns=columns)
 
 
-def _counts(root: Path | str, week: str, run_id: str) -> dict:
-    """Rows per table, per reason and per category, read back from the published run."""
+def _counts(folders: dict) -> dict:
+    """Rows per table, per reason and per category, read back from the written run."""
     def grouped(table, *keys):
-        counts = _read_back(root, table, week, run_id, list(keys)).group_by(list(keys)).aggregate(
+        counts = _read_back(folders, table, list(keys)).group_by(list(keys)).aggregate(
             [([], "count_all")]).sort_by([(k, "ascending") for k in keys]).to_pylist()
         return {"/".join(str(r[k]) for k in keys): r["count_all"] for r in counts}
 
-    samples = _read_back(root, "samples", week, run_id,
-                         ["main_category", "category_population", "category_sampled"])
+    samples = _read_back(folders, "samples", ["main_category", "category_population", "category_sampled"])
     categories = samples.group_by(["main_category", "category_population", "category_sampled"]) \
         .aggregate([]).sort_by("main_category").to_pylist()
     return {
-        "rows": {t: _read_back(root, t, week, run_id, []).num_rows for t in OUTPUTS},
+        "rows": {t: _read_back(folders, t, []).num_rows for t in OUTPUTS},
         "filtered": grouped("filtered_queries", "reason"),
         "rejected": grouped("rejected_rows", "table", "reason"),
         "categories": {r["main_category"]: {"population": r["category_population"],
@@ -122,6 +124,7 @@ def _counts(root: Path | str, week: str, run_id: str) -> dict:
     }
 
 
+@stage_run(fingerprint_logs=True)
 def run_sample(logs: Path | str, root: Path | str, week: str, settings) -> dict:
     """Run stage 1 for ``week``; return the counts printed in the summary.
 
@@ -135,16 +138,17 @@ def run_sample(logs: Path | str, root: Path | str, week: str, settings) -> dict:
     spark = get_spark(settings.spark)
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     timings: dict[str, float] = {}
+    folders = {}
     tables = build_tables(spark, _location(logs), week, settings, run_id, timings)
     by_type = tables["by_type"]
     log.info("sample %s: %s events, run %s", week, f"{sum(by_type.values()):,}", run_id)
     for table, order in (("rejected_rows", ["table", "row_key"]), ("filtered_queries", ["query_id"]),
                          ("no_click_queries", ["query_id"]), ("samples", ["main_category", "sample_rank"])):
         began = time.perf_counter()
-        publish(tables[table], root, table, week, run_id, order)
+        folders[table] = publish(tables[table], root, table, week, run_id, order)
         timings[f"write_{table}_s"] = round(time.perf_counter() - began, 2)
         log.info("sample %s: published %s in %.1fs", week, table, timings[f"write_{table}_s"])
-    counts = _counts(root, week, run_id)
+    counts = _counts(folders)
     rows = counts["rows"]
     seconds = time.perf_counter() - clock
     summary = _summary(week, run_id, by_type, rows, counts, seconds)

@@ -1,9 +1,9 @@
 """SQL over the warehouse: DuckDB views that read the latest complete run of every table.
 
-A glob over ``<root>/<table>/**`` double counts a week with two runs and ``_LATEST`` is
-a text file SQL cannot join, so :func:`connect` resolves it here: one view per table
-over exactly the files of each week's latest complete run (with ``week`` and ``run``
-columns from the path). ``review_decisions`` is an append-only log with one run per
+A glob over ``<root>/<table>/**`` double counts a week with two runs and sees runs that
+never committed, and the week's commit pointer is a JSON file SQL cannot join, so
+:func:`connect` resolves it here: one view per table over exactly the files of each
+week's latest committed run (with ``week`` and ``run`` columns from the path). ``review_decisions`` is an append-only log with one run per
 decision, so its view reads every complete run. ``tool_lists`` reads every published
 list version (``list_version`` is a column of each).
 """
@@ -13,25 +13,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import InputError
-from jobs.common.storage import SUCCESS, latest_run, table_dir
+from jobs.common import fs
+from jobs.common.storage import commits, committed_files, week_dir, weeks
 from jobs.registry.reviews import TABLE as REVIEWS
 from jobs.registry.tool_lists import folder as lists_folder
 from schemas.tables import LOG_TABLES, TABLES
 
 
 def latest_files(root: Path, table: str) -> list[str]:
-    """The Parquet files of each week's latest complete run of ``table`` (every run for the review log)."""
-    folder = Path(root) / table
+    """The Parquet files of each week's latest committed run of ``table`` (every run for the review log)."""
     files = []
-    for week_dir in sorted(folder.glob("week=*")) if folder.is_dir() else []:
-        week = week_dir.name.removeprefix("week=")
-        if table == REVIEWS:
-            runs = [p for p in sorted(week_dir.glob("run=*")) if (p / SUCCESS).exists()]
-        else:
-            run_id = latest_run(root, table, week)
-            runs = [table_dir(root, table, week, run_id)] if run_id else []
-        files += [str(f) for run in runs for f in sorted(run.glob("*.parquet"))]
-    return files
+    for week in weeks(root, table):
+        if table != REVIEWS:
+            files += committed_files(root, table, week)
+            continue
+        for folder in commits(root, week)["tables"].get(table, {}).get("runs", {}).values():
+            run = fs.join(week_dir(root, table, week), folder)
+            files += [str(fs.join(run, n)) for n in fs.names(run) if n.endswith(".parquet")]
+    return sorted(files)
 
 
 def _quote(text: str) -> str:

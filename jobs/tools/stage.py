@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, export_path, optional_table, previous_week, read_table,
-                                 record_stage, write_table)
+                                 record_stage, stage_run, write_table)
 from jobs.registry import reviews
 from jobs.registry import tools as reg
 from jobs.registry.tool_lists import assign_version, publish_version
@@ -32,6 +32,7 @@ from schemas.tables import StageRecord
 log = logging.getLogger("intentmine")
 
 
+@stage_run(shared=("registry",))
 def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
     """Build and publish the week's tools and training data; return counts for the summary."""
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)

@@ -117,7 +117,7 @@ def test_analyse_with_the_vllm_backend_end_to_end(vllm_url, small_logs, tmp_path
     signals = read_table(tmp_path, "signals", "2026-W47").to_pylist()
     assert signals and {s["prompt_name"] for s in signals} == {"llm_reasoning"}
     assert main(args) == 0  # a rerun answers from the checkpoint: nothing is sent again
-    manifest = next((tmp_path / "_manifests").rglob("*.json")).read_text()
+    manifest = next((tmp_path / "_manifests").rglob("run=*.json")).read_text()
     assert '"vlm_resumed": 4.0' in manifest and '"vlm_attempts": 0.0' in manifest
 
 

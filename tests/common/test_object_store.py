@@ -1,0 +1,203 @@
+"""Storage on a real S3-compatible server (moto's server mode, a separate process on a free port).
+
+The Python-side stages' files — tables, manifests, the week's commit pointer, the
+registry — go through ``jobs.common.fs``; a publish killed between two table writes
+leaves the previous run visible, and an unsupported root is refused before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pytest
+
+from core.errors import InputError
+from jobs.common import fs, storage
+from jobs.common.settings import Settings
+from schemas.tables import StageRecord
+
+REPO = Path(__file__).resolve().parents[2]
+MOTO_VENV = REPO / ".venv-moto"
+MOTO = "moto[server]==5.2.5"  # the same pin as the test extra in pyproject.toml
+WEEK = "2026-W47"
+
+
+def _moto_command() -> list[str]:
+    if importlib.util.find_spec("moto") is not None:
+        return [sys.executable, "-m", "moto.server"]
+    server = MOTO_VENV / "bin" / "moto_server"
+    if not server.exists():  # kept out of the project venv: Flask and friends stay apart from Airflow's
+        subprocess.run([sys._base_executable, "-m", "venv", str(MOTO_VENV)], check=True)
+        subprocess.run([str(MOTO_VENV / "bin" / "pip"), "install", "-q", MOTO], check=True, timeout=900)
+    return [str(server)]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = subprocess.Popen([*_moto_command(), "-H", "127.0.0.1", "-p", str(port)], stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"moto server did not start: {log.read_text()[-2000:]}")
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_REGION": "us-east-1"})
+    pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{port}", scheme="http", access_key="test", secret_key="test",
+                      region="us-east-1", allow_bucket_creation=True).create_dir("warehouse")
+    try:
+        yield endpoint
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(20)
+
+
+@pytest.fixture
+def root(s3_endpoint, request) -> str:
+    return f"s3://warehouse/{request.node.name}"
+
+
+def signals(n: int, run_id: str) -> pa.Table:
+    return pa.table({
+        "query_id": [f"q{i}" for i in range(n)], "order": pa.array([1] * n, pa.int32()),
+        "action": ["refine search condition"] * n, "info": ["black"] * n, "reasoning": ["r"] * n,
+        "backend": ["rules"] * n, "model": ["rules"] * n, "prompt_name": ["reason"] * n,
+        "prompt_version": [1] * n, "run_id": [run_id] * n,
+    })
+
+
+def objects(root: str) -> list[str]:
+    filesystem, path = fs.resolve(root)
+    infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    return sorted(i.path.removeprefix(path + "/") for i in infos if i.type == pafs.FileType.File)
+
+
+def record(stage: str) -> StageRecord:
+    return StageRecord(stage=stage, started=dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc), seconds=1.0,
+                       tables={}, metrics={})
+
+
+def test_a_run_commits_its_tables_and_manifest_on_s3(root):
+    settings = Settings(run_id="r1")
+    began = time.perf_counter()
+    with storage.run_commit(root, WEEK, settings, fingerprint="f" * 64) as run_id:
+        storage.write_table(root, "signals", WEEK, run_id, signals(3, run_id))
+        assert storage.latest_run(root, "signals", WEEK) is None  # written, not yet visible
+        storage.record_stage(root, WEEK, run_id, settings, record("analyse"))
+    print(f"s3 publish of one table + manifest + pointer: {time.perf_counter() - began:.2f} s")
+    assert storage.latest_run(root, "signals", WEEK) == "r1"
+    assert storage.read_table(root, "signals", WEEK).num_rows == 3
+    manifest = storage.read_manifest(root, WEEK, "r1")
+    assert manifest.status == "complete" and manifest.inputs["logs_fingerprint"] == "f" * 64
+    assert storage.committed_files(root, "signals", WEEK) == [f"{root}/signals/week={WEEK}/run=r1/part-00000.parquet"]
+    assert objects(root) == ["_manifests/week=2026-W47/_COMMITTED.json", "_manifests/week=2026-W47/run=r1.json",
+                             "signals/week=2026-W47/run=r1/_SUCCESS", "signals/week=2026-W47/run=r1/part-00000.parquet"]
+
+
+def test_registry_files_on_s3(root):
+    from jobs.registry import ontology as series
+    from jobs.registry import tool_lists, tools
+
+    registry = tools.load(root)
+    tools.save(root, registry)
+    assert tools.load(root) == registry
+    table = pa.table({"index": [0, 1], "title": ["a", "b"], "run_id": ["r", "r"], "list_version": [1, 1]})
+    assert tool_lists.assign_version(root, table) == (1, True)
+    tool_lists.publish_version(root, 1, table, WEEK, "r")
+    assert tool_lists.assign_version(root, table) == (1, False)
+    onto = {"name": "t", "version": 1, "categories": [{"name": "shoes", "keywords": ["shoe"], "subcategories": [{"name": "boots", "keywords": ["boot"]}]}]}
+    path = series.write(root, onto)
+    assert str(path) == f"{root}/_registry/ontology/v0001.yaml" and series.latest(root).version == 1
+    assert "_registry/tools.json" in objects(root) and "_registry/tool_lists/v0001.json" in objects(root)
+
+
+KILLED = """
+import os, sys, time, pyarrow as pa
+from jobs.common import storage
+from jobs.common.settings import Settings
+root, marker = sys.argv[1], sys.argv[2]
+def signals(n, run_id):
+    return pa.table({"query_id": [f"q{i}" for i in range(n)], "order": pa.array([1] * n, pa.int32()),
+                     "action": ["a"] * n, "info": ["b"] * n, "reasoning": ["r"] * n, "backend": ["rules"] * n,
+                     "model": ["rules"] * n, "prompt_name": ["p"] * n, "prompt_version": [1] * n,
+                     "run_id": [run_id] * n})
+with storage.run_commit(root, "2026-W47", Settings(run_id="r2")) as run_id:
+    storage.write_table(root, "signals", "2026-W47", run_id, signals(5, run_id))
+    open(marker, "w").close()
+    time.sleep(120)  # killed here, between two table writes
+    storage.write_table(root, "signals", "2026-W48", run_id, signals(5, run_id))
+"""
+
+
+def test_a_killed_publish_leaves_the_previous_run_visible(root, tmp_path):
+    with storage.run_commit(root, WEEK, Settings(run_id="r1")) as run_id:
+        storage.write_table(root, "signals", WEEK, run_id, signals(3, run_id))
+    marker = tmp_path / "between-tables"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, root, str(marker)], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the writer never reached the point between its two tables"
+    proc.kill()
+    proc.wait()
+    assert f"signals/week={WEEK}/run=r2/part-00000.parquet" in objects(root)  # half a run is there ...
+    assert storage.latest_run(root, "signals", WEEK) == "r1"  # ... but invisible
+    assert storage.read_table(root, "signals", WEEK).num_rows == 3
+    with storage.run_commit(root, WEEK, Settings(run_id="r3")):  # the next run takes the lock and cleans up
+        pass
+    assert not [o for o in objects(root) if "run=r2" in o]
+
+
+def test_a_second_writer_of_the_week_is_refused(root):
+    with storage.run_commit(root, WEEK, Settings(run_id="r1")):
+        other = subprocess.run([sys.executable, "-c", "import sys; from jobs.common import storage; "
+                                "from jobs.common.settings import Settings\n"
+                                f"with storage.run_commit({root!r}, {WEEK!r}, Settings(run_id='x')): pass"],
+                               cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    assert other.returncode == 1 and "is being written by another run" in other.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("bad", ["hdfs://namenode/warehouse", "s3:///nobucket", "file://otherhost/x"])
+def test_an_unsupported_root_is_refused_before_anything_is_written(bad, tmp_path, s3_endpoint):
+    before = objects("s3://warehouse")
+    done = subprocess.run([sys.executable, "-c", "import sys; from jobs.cli import main; sys.exit(main())",
+                           "-q", "tools", "--root", bad, "--week", WEEK], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and bad.split(":")[0] in lines[0], lines
+    assert list(tmp_path.iterdir()) == [] and objects("s3://warehouse") == before
+
+
+@pytest.mark.parametrize("bad", ["gs://bucket/x", "s3://", "s3://warehouse/x?secret=1", "http://127.0.0.1/x"])
+def test_malformed_locations_are_one_line(bad):
+    with pytest.raises(InputError, match=r"^location "):
+        fs.resolve(bad)
+
+
+def test_a_path_mangled_uri_is_repaired_and_a_missing_bucket_refused(s3_endpoint):
+    assert fs.text(Path("s3://warehouse/a")) == "s3://warehouse/a"
+    assert fs.text(Path("file:///tmp/x")) == "file:///tmp/x"
+    with pytest.raises(InputError, match="bucket 'nosuchbucket' does not exist"):
+        fs.check_writable("s3://nosuchbucket/x")
