@@ -40,9 +40,10 @@ def decision_id(tool_id: str, action: str, value: str | None, reviewer: str, ts:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def read_all(root: Path | str) -> list[dict]:
-    """Every recorded decision, oldest first (ties by decision id)."""
-    rows = [row for week in weeks(root, TABLE) for run_id in commits(root, week)["tables"].get(TABLE, {}).get("runs", {})
+def read_all(root: Path | str, through: str | None = None) -> list[dict]:
+    """Every recorded decision (only those filed under weeks up to ``through``), oldest first."""
+    rows = [row for week in weeks(root, TABLE) if through is None or week <= through
+            for run_id in commits(root, week)["tables"].get(TABLE, {}).get("runs", {})
             for row in read_table(root, TABLE, week, run_id).to_pylist()]
     return sorted(rows, key=lambda r: (r["ts"], r["decision_id"]))
 
@@ -83,11 +84,18 @@ def record(root: Path | str, decision: dict, week: str | None = None) -> bool:
     return True
 
 
-def apply_pending(registry: ToolRegistry, decisions: list[dict]) -> tuple[int, int]:
-    """Apply recorded decisions not applied yet, oldest first; (applied, skipped)."""
+def apply_pending(registry: ToolRegistry, decisions: list[dict], defer_unknown: bool = False) -> tuple[int, int]:
+    """Apply recorded decisions not applied yet, oldest first; (applied, skipped).
+
+    ``defer_unknown``: leave a decision about a tool the registry does not know yet for a
+    later call (the tools stage replays before and again after registering the week's groups).
+    """
     applied = skipped = 0
     for decision in decisions:
         if is_done(registry, decision["decision_id"]):
+            continue
+        named = [decision["tool_id"]] + ([decision.get("value")] if decision["action"] == "merge" else [])
+        if defer_unknown and any(n not in registry.tools for n in named):
             continue
         try:
             apply_decision(registry, decision)

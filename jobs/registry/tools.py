@@ -116,9 +116,43 @@ def path(root: Path | str) -> Path | str:
     return fs.join(registry_dir(root), "tools.json")
 
 
+def snapshot_path(root: Path | str, week: str) -> Path | str:
+    """The registry as the tools run of ``week`` left it (``tools.json`` is the newest week's)."""
+    return fs.join(registry_dir(root), "tools", f"week={week}.json")
+
+
+def snapshot_weeks(root: Path | str) -> list[str]:
+    folder = fs.join(registry_dir(root), "tools")
+    return sorted(n.removeprefix("week=").removesuffix(".json") for n in fs.names(folder)
+                  if n.startswith("week=") and n.endswith(".json"))
+
+
+def load_for_week(root: Path | str, week: str) -> ToolRegistry:
+    """The registry a tools run of ``week`` starts from: as the newest earlier week left it.
+
+    So a rerun of an old week sees what it saw the first time, whatever later weeks did;
+    a registry written before snapshots existed (only ``tools.json``) is taken as it is.
+    """
+    known = snapshot_weeks(root)
+    earlier = [w for w in known if w < week]
+    if earlier:
+        return _read(snapshot_path(root, earlier[-1]))
+    return ToolRegistry() if known else load(root)
+
+
+def save_for_week(root: Path | str, week: str, registry: ToolRegistry) -> None:
+    """Keep the week's snapshot; ``tools.json`` follows only the newest week."""
+    _write(snapshot_path(root, week), registry)
+    if week >= max(snapshot_weeks(root), default=week):
+        save(root, registry)
+
+
 def load(root: Path | str) -> ToolRegistry:
     """The registry under ``root`` (empty when there is none); a bad file is one InputError line."""
-    file = path(root)
+    return _read(path(root))
+
+
+def _read(file) -> ToolRegistry:
     text = fs.read_text(file)
     if text is None:
         return ToolRegistry()
@@ -132,11 +166,15 @@ def load(root: Path | str) -> ToolRegistry:
 
 
 def save(root: Path | str, registry: ToolRegistry) -> Path:
+    return _write(path(root), registry)
+
+
+def _write(file, registry: ToolRegistry):
     data = registry.model_dump()
     for tool in data["tools"].values():
         if tool["prior_status"] is None:
             del tool["prior_status"]
-    return fs.write_text(path(root), json.dumps(data, indent=1, sort_keys=True))
+    return fs.write_text(file, json.dumps(data, indent=1, sort_keys=True))
 
 
 # ---------------------------------------------------------------- lookups

@@ -3,8 +3,11 @@ training samples and their SFT export.
 
 Order of writes: the immutable tool-list version, the tables, the export, then the
 registry last; a failure before the registry is saved leaves it untouched, and a
-rerun computes the same ids, indices and version again. Pending review decisions are
-replayed onto the registry first (:func:`jobs.registry.reviews.apply_pending`).
+rerun computes the same ids, indices and version again. A week starts from the registry as
+the newest earlier week left it (:func:`jobs.registry.tools.load_for_week`), so rerunning an
+old week after later ones gives its first outputs again and leaves the later weeks' state
+alone. Review decisions filed under weeks up to this one are replayed onto it first
+(:func:`jobs.registry.reviews.apply_pending`).
 """
 
 from __future__ import annotations
@@ -40,12 +43,16 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
     rows = labelled_signals(read_table(root, "assignments", week), read_table(root, "signals", week),
                             cfg.include_other)
     samples = optional_table(root, "samples", week)
-    registry = reg.load(root)
+    registry = reg.load_for_week(root, week)
     retired_before = {t.tool_id for t in registry.tools.values() if t.status == "retired"}
-    applied, skipped = reviews.apply_pending(registry, reviews.read_all(root))
+    decisions = reviews.read_all(root, through=week)
+    applied, skipped = reviews.apply_pending(registry, decisions, defer_unknown=True)
     groups = week_groups(rows)
     before = set(registry.tools)
-    rows["tool_id"] = rows["group_key"].map(reg.observe(registry, groups, week, cfg.min_aux_size))
+    observed = reg.observe(registry, groups, week, cfg.min_aux_size)
+    later = reviews.apply_pending(registry, decisions)  # about tools this week registered
+    applied, skipped = applied + later[0], skipped + later[1]
+    rows["tool_id"] = rows["group_key"].map({key: reg.resolve(registry, key) for key in observed})
     reg.retire_absent(registry, week, cfg.retire_after_weeks)
     retired = {t.tool_id for t in registry.tools.values() if t.status == "retired"} - retired_before  # merges too
     strata_input = samples.select(["query_id", "main_category", "category_population"]).to_pandas() \
@@ -65,7 +72,7 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
     tables = {"tools": tools.num_rows, "training_samples": training.num_rows}
     export_jsonl(training, registry, export_path(root, week, run_id), cfg.sft_catalogue)
     ontology = next_ontology(root, registry, tools, cfg.ontology, cfg.promoted_category)
-    reg.save(root, registry)
+    reg.save_for_week(root, week, registry)
     counts = {"tools": tools.num_rows, "new_tools": len(set(registry.tools) - before),
               "retired": len(retired), "decisions_applied": applied, "decisions_skipped": skipped,
               "list_version": version, "training_samples": training.num_rows}

@@ -53,7 +53,9 @@ def test_round_trip(week, capsys):
     index = tools.loc[tool, "index"]
     samples = read_table(week, "training_samples", W1).to_pandas()
     assert all(index not in list(l) for l in samples["tool_indices"])  # rejected tools train nothing
-    assert run_tools(None, week, W1, settings())["decisions_applied"] == 0
+    again = run_tools(None, week, W1, settings())  # a rerun replays the week's decisions: same outputs
+    assert again["decisions_applied"] == 1 and again["list_version"] == 2
+    assert read_table(week, "tools", W1).to_pandas().set_index("tool_id").loc[tool, "status"] == "rejected"
 
 
 @pytest.mark.parametrize("args, words", [
