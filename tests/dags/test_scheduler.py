@@ -150,10 +150,5 @@ def test_a_backfill_runs_the_weeks_in_order_like_intentmine_run(scheduler, two_w
     after = table_rows(root)
     assert after.keys() == before.keys()
     changed = sorted(k for k in before if after[k] != before[k])
-    assert not [k for k in changed if "2026-W47" in k], changed  # the later week is untouched
-    # Known bug, found by this test: the tools stage of an old week reads the tool registry as
-    # later weeks left it, so week 1's tools and training samples differ after its rerun.
-    # Anything else changing fails; once tools is fixed this test passes as it is.
-    assert set(changed) <= {"tools/week=2026-W46", "training_samples/week=2026-W46"}, changed
-    if changed or registry(root) != tools_before:
-        pytest.xfail(f"rerunning week 1 after week 2 changed {changed or 'the tool registry'} (jobs/tools)")
+    assert changed == [], changed  # neither week changed: week 1 started again from the registry as it was before it
+    assert registry(root) == tools_before  # and the newest registry state is still week 2's
