@@ -194,11 +194,13 @@ class ActionClusterer:
 
 
 def propose_ontology(actions: Sequence[str], encoder: Encoder, proposer=None,
-                     min_term_count: float = 2) -> Ontology:
+                     min_term_count: float = 2, infos: Sequence[str] | None = None) -> Ontology:
     """Propose a two-level ontology from raw actions (the ``--backend data`` proposal).
 
     Single words seen at least ``min_term_count`` times are embedded too, so the
-    proposer can add near-synonyms found in the data to each keyword list.
+    proposer can add near-synonyms found in the data to each keyword list. ``infos``
+    (the Info of each action, same order) give the proposer a second signal of what
+    an action is: each distinct text carries the mean embedding of its Infos.
     """
     from clustering.keywords import term_matrix
     from clustering.propose import OntologyProposer
@@ -212,7 +214,21 @@ def propose_ontology(actions: Sequence[str], encoder: Encoder, proposer=None,
     terms = [t for t, keep in zip(vocabulary, frequent) if keep]
     vectors = encoder.encode(terms) if terms else None
     started = time.perf_counter()
-    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors, data.spelling).ontology_
+    info_vectors = None if infos is None else mean_info_vectors(data, infos, encoder)
+    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors, data.spelling, info_vectors).ontology_
     log.info("propose: %d main categories, %d subcategories in %.1fs", len(ontology.categories),
              sum(len(c.subcategories) for c in ontology.categories), time.perf_counter() - started)
     return ontology
+
+
+def mean_info_vectors(data: Distinct, infos: Sequence[str], encoder: Encoder) -> np.ndarray:
+    """Per distinct text, the mean embedding of the (non-empty) Infos its rows carried."""
+    if len(infos) != data.row_code.size:
+        raise ValueError(f"{len(infos)} infos for {data.row_code.size} actions")
+    cleaned = pd.Series([clean_action(str(i or "")) for i in infos], dtype=object)
+    code, unique = pd.factorize(cleaned, sort=False)
+    vectors = encoder.encode(list(unique)).astype(np.float32)
+    vectors[np.asarray([u == "" for u in unique])] = 0
+    out = np.zeros((len(data.texts), vectors.shape[1]), np.float32)
+    np.add.at(out, data.row_code, vectors[code])
+    return out

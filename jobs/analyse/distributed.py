@@ -14,7 +14,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from jobs.analyse.features import reference_prices
+from jobs.analyse.features import brand_vocabulary, reference_prices
 from jobs.analyse.results import QueryResult, StageOutput
 
 RESULT_SCHEMA = "query_id string, result_json string"
@@ -30,7 +30,8 @@ def _decode(text: str) -> QueryResult:
                        StageOutput(**data["llm"]), data.get("extra") or {})
 
 
-def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float]):
+def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float],
+                       brands: dict[str, tuple[str, ...]] | None = None):
     """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON."""
 
     def analyse(batches):
@@ -48,7 +49,7 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
             else:
                 from jobs.analyse.rules_runner import RulesAnalyst
 
-                analyst = RulesAnalyst(logs, settings, references)
+                analyst = RulesAnalyst(logs, settings, references, brands)
                 results = [analyst(s) for s in samples]
             yield pd.DataFrame({"query_id": [r.query_id for r in results],
                                 "result_json": [_encode(r) for r in results]})
@@ -68,6 +69,6 @@ def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | Non
     frame = spark.createDataFrame(rows, "query_id string, sample_json string")
     frame = frame.repartition(settings.models.partitions, "query_id")
     body = partition_analyser(str(logs), str(root or settings.root), week, settings.model_dump_json(),
-                              reference_prices(samples))
+                              reference_prices(samples), brand_vocabulary(samples))
     out = frame.mapInPandas(body, RESULT_SCHEMA).orderBy("query_id").collect()
     return [_decode(r["result_json"]) for r in out]

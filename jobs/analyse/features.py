@@ -16,6 +16,7 @@ from collections import Counter
 
 import numpy as np
 
+from jobs.analyse.ocr import NONE, read_brand
 from jobs.sample.quality import grey_scores
 
 SPEC_FIELDS = ("spec_model", "spec_size", "package_size", "material")
@@ -45,10 +46,22 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette) -> dict:
-    """Pixel features of the query photo against its retrieved products' photos."""
+def foreground_mask(rgb: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the border colour: the photographed item."""
+    img = rgb.astype(np.float32)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    return np.linalg.norm(img - np.median(border, axis=0), axis=2) > FOREGROUND_DISTANCE
+
+
+def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette,
+                   brands: tuple[str, ...] = ()) -> dict:
+    """Pixel features of the query photo against its retrieved products' photos.
+
+    ``brands``: the brand names the photo may carry (read by :func:`jobs.analyse.ocr.read_brand`).
+    """
     blur, brightness, contrast = grey_scores(grey(query))
     colour, share = palette.dominant(query)
+    printed = read_brand(query, foreground_mask(query), brands) if brands else NONE
     product_colours = [palette.dominant(p)[0] for p in products]
     agreement = (sum(c == colour for c in product_colours) / len(product_colours)) if products else 1.0
     problem = ("blurred" if blur < 25 else "too dark" if brightness < 45 else
@@ -57,7 +70,7 @@ def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palet
             "query_colour": colour, "query_colour_share": round(share, 3),
             "colour_agreement": round(agreement, 3),
             "product_colour": Counter(product_colours).most_common(1)[0][0] if products else "none",
-            "photo_problem": problem}
+            "photo_problem": problem, "photo_brand": printed}
 
 
 def _agreement(values: list[str | None]) -> tuple[float, float, str]:
@@ -103,6 +116,24 @@ def metadata_features(products: list[dict], main_category: str,
         fill, agreement, top = _agreement([m.get(field) for m in meta]) if meta else (0.0, 1.0, "none")
         out[f"{name}_fill"], out[f"{name}_agreement"], out[f"top_{name}"] = round(fill, 3), round(agreement, 3), top
     return out
+
+
+def brand_match(products: list[dict], printed: str) -> float:
+    """Share of the results whose brand is the one printed on the photo (1.0 when none is read)."""
+    if printed == NONE or not products:
+        return 1.0
+    return round(sum((p.get("metadata") or {}).get("brand") == printed for p in products) / len(products), 3)
+
+
+def brand_vocabulary(samples: list[dict]) -> dict[str, tuple[str, ...]]:
+    """Brand names the week's retrieved products carry, per main category (what a photo may print)."""
+    by_cat: dict[str, set[str]] = {}
+    for s in samples:
+        for p in s["products"]:
+            meta = p.get("metadata") or {}
+            if meta.get("brand") and meta.get("main_category"):
+                by_cat.setdefault(meta["main_category"], set()).add(meta["brand"])
+    return {k: tuple(sorted(v)) for k, v in by_cat.items()}
 
 
 def reference_prices(samples: list[dict]) -> dict[str, float]:

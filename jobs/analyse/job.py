@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, signal_rows
+from jobs.analyse.results import QueryResult, analysis_rows, no_finding, result_from_rows, signal_rows
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
 from jobs.common.errors import InputError
 from jobs.common.progress import Progress
@@ -35,9 +35,9 @@ def cache_hits(root: Path, week: str) -> dict[str, tuple[str, str]]:
 
 def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
     """The ``rules`` backend over every sample, in this process."""
-    from jobs.analyse.features import reference_prices
+    from jobs.analyse.features import brand_vocabulary, reference_prices
 
-    analyst = RulesAnalyst(logs, settings, reference_prices(samples))
+    analyst = RulesAnalyst(logs, settings, reference_prices(samples), brand_vocabulary(samples))
     progress = Progress("analyse (rules)", total=len(samples), unit="queries")
     results = []
     for sample in samples:
@@ -109,7 +109,8 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     write_table(root, "signals", week, run_id, to_arrow(Signal, signals))
     status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
     counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
-              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"]}
+              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"],
+              "no_rule": sum(no_finding(r) for r in results)}
     metrics.update({k: float(v) for k, v in counts.items()})
     record_stage(root, week, run_id, settings, StageRecord(
         stage="analyse", started=started, seconds=round(time.perf_counter() - began, 3),

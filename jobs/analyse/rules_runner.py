@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
-from jobs.analyse.features import Palette, metadata_features, photo_features
+from jobs.analyse.features import Palette, brand_match, metadata_features, photo_features
 from jobs.analyse.images import ImageCache
 from jobs.analyse.results import QueryResult, StageOutput
 
@@ -19,28 +19,32 @@ class FeatureExtractor:
     """Features of one sample: pixels of the query and product photos, and metadata."""
 
     def __init__(self, logs: Path | str, rules: ExpertRules, max_side: int,
-                 reference_prices: dict[str, float] | None = None):
+                 reference_prices: dict[str, float] | None = None,
+                 brands: dict[str, tuple[str, ...]] | None = None):
         self.palette = Palette(rules.colour_names)
         self.images = ImageCache(logs, max_side)
         self.reference_prices = reference_prices or {}
+        self.brands = brands or {}
 
     def __call__(self, sample: dict) -> dict:
         owner = f"query {sample['query_id']}"
         query = self.images.get(sample["image_uri"], owner)
         products = [self.images.get(p["image_uri"], f"{owner}, product {p['product_id']}")
                     for p in sample["products"]]
-        return {**photo_features(query, products, self.palette),
+        pixels = photo_features(query, products, self.palette, self.brands.get(sample["main_category"], ()))
+        return {**pixels, "photo_brand_match": brand_match(sample["products"], pixels["photo_brand"]),
                 **metadata_features(sample["products"], sample["main_category"], self.reference_prices)}
 
 
 class RulesAnalyst:
     """Sample -> :class:`QueryResult` with ``backend=rules`` on both stages."""
 
-    def __init__(self, logs: Path | str, settings, reference_prices: dict[str, float] | None = None):
+    def __init__(self, logs: Path | str, settings, reference_prices: dict[str, float] | None = None,
+                 brands: dict[str, tuple[str, ...]] | None = None):
         m = settings.models
         self.rules = load_rules(m.rules_file or None)
         self.seed = m.seed
-        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices)
+        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices, brands)
         self.model = rules_backend.model_name(self.rules)
 
     def __call__(self, sample: dict) -> QueryResult:

@@ -120,17 +120,19 @@ def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | 
 def propose(out: Path, settings, backend: str = "data", actions: Path | None = None,
             root: Path | None = None, week: str | None = None) -> dict:
     """``ontology propose``: from a file or a week's signals, write the ontology YAML."""
+    infos = None
     if actions is not None:
         rows = read_actions(actions)
     else:
         week_bounds(week)
-        rows = read_table(root, "signals", week, columns=["action"]).column("action").to_pylist()
+        signals = read_table(root, "signals", week, columns=["action", "info"])
+        rows, infos = signals.column("action").to_pylist(), signals.column("info").to_pylist()
         if not rows:
             raise InputError(f"table signals, week {week}: no actions to propose an ontology from")
     if backend == "vllm":
         ontology = _propose_with_model(rows, settings)
     elif backend == "data":
-        ontology = propose_ontology(rows, make_encoder(settings, root))
+        ontology = propose_ontology(rows, make_encoder(settings, root), infos=infos)
     else:
         raise InputError(f"--backend {backend}: expected data or vllm")
     dump_ontology(ontology, out)
