@@ -155,3 +155,87 @@ def verdicts(rows: list[dict]) -> str:
                      f"MiniLM + KMeans with the true k {ref:.3f} — "
                      + ("**beaten without being told k**" if best > ref else f"**not beaten** ({best - ref:+.3f})"))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- peers on identical embeddings
+HWU_ROWS = 5_000
+
+
+def open_sets(seed: int = 0) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
+    """HWU64 (5,000 rows drawn with a fixed seed) and the BANKING77 test split (3,080 rows)."""
+    sets = datasets()
+    texts, gold = sets["HWU64"]
+    rows = np.sort(np.random.default_rng(seed).choice(len(texts), HWU_ROWS, replace=False))
+    sets["HWU64"] = ([texts[i] for i in rows], {k: v[rows] for k, v in gold.items()})
+    return sets
+
+
+def compare_peers(name: str, texts: list[str], gold: dict[str, np.ndarray], encoder: Encoder,
+                  work: Path) -> list[dict]:
+    """Default, paper's mode, BERTopic, k-means given the true K, HDBSCAN: same rows, same vectors.
+
+    The default and the paper's mode assign against the ontology proposed from the texts
+    alone (nobody is told K); ``subcategories`` is the proposal's count (the fine truth's
+    count is in the k-means row).
+    """
+    from cluster_peers import bertopic_labels, hdbscan_labels, kmeans_labels
+
+    started = time.perf_counter()
+    ontology = propose_ontology(texts, encoder)
+    propose_s = time.perf_counter() - started
+    n_sub = sum(len(c.subcategories) for c in ontology.categories)
+    predicted: dict[str, dict[str, np.ndarray]] = {}
+    extra: dict[str, str] = {}
+    for label, config in (("default (best)", BEST), ("paper's mode", PAPER)):
+        levels = predicted_levels(ActionClusterer(encoder, config).run(texts, ontology))
+        predicted[label] = levels
+        extra[label] = f"{len(ontology.categories)} main / {n_sub} sub proposed in {propose_s:.0f}s"
+    distinct = distinct_actions(texts)
+    X = encoder.encode(distinct.texts)[distinct.row_code]
+    topics = bertopic_labels(texts, X, work)
+    if topics is not None:
+        predicted["BERTopic"] = {level: topics for level in gold}
+        extra["BERTopic"] = f"{np.unique(topics[topics >= 0]).size} topics, {np.mean(topics < 0):.0%} outliers"
+    predicted["k-means, true K"] = {level: kmeans_labels(X, np.unique(g).size) for level, g in gold.items()}
+    extra["k-means, true K"] = ", ".join(f"K {np.unique(g).size} ({level})" for level, g in gold.items())
+    hd = hdbscan_labels(X)
+    predicted["HDBSCAN alone"] = {level: hd for level in gold}
+    extra["HDBSCAN alone"] = f"{np.mean(hd < 0):.0%} noise"
+    rows = []
+    for label, levels in predicted.items():
+        for level, labels in gold.items():
+            rows.append({"dataset": name, "method": label, "level": level, **scores(labels, levels[level]),
+                         "true_k": float(np.unique(labels).size), "note": extra[label],
+                         "subcategories": float(n_sub) if label in ("default (best)", "paper's mode") else
+                         float("nan")})
+    return rows
+
+
+def peers_table(rows: list[dict]) -> str:
+    lines = ["| dataset | method | level | NMI | ARI | clusters found | true | note |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['level']} | {r['NMI']:.3f} | {r['ARI']:.3f} | "
+                     f"{r['k']:.0f} | {r['true_k']:.0f} | {r['note']} |")
+    return "\n".join(lines)
+
+
+def peer_verdicts(rows: list[dict]) -> str:
+    """Per open set, fine level: does the default beat BERTopic and k-means on NMI and ARI, and is
+    its proposed subcategory count within ±25 % of the truth?"""
+    lines = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        fine = {r["method"]: r for r in rows if r["dataset"] == dataset and r["level"] == "L2 intent"}
+        ours = fine["default (best)"]
+        parts = []
+        for peer in ("BERTopic", "k-means, true K"):
+            if peer in fine:
+                p = fine[peer]
+                won = ours["NMI"] > p["NMI"] and ours["ARI"] > p["ARI"]
+                parts.append(f"{'beats' if won else '**does not beat**'} {peer} "
+                             f"(NMI {ours['NMI']:.3f} vs {p['NMI']:.3f}, ARI {ours['ARI']:.3f} vs {p['ARI']:.3f})")
+        off = ours["subcategories"] / ours["true_k"] - 1
+        parts.append(f"{ours['subcategories']:.0f} subcategories proposed for {ours['true_k']:.0f} intents "
+                     f"({off:+.0%}, {'within' if abs(off) <= 0.25 else '**outside**'} ±25 %)")
+        lines.append(f"- {dataset}: default " + "; ".join(parts) + ".")
+    return "\n".join(lines)
