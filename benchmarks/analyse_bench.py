@@ -52,7 +52,7 @@ def cache_rate(n_indexed: int, n_lookups: int) -> dict:
     feature's dimension."""
     from jobs.cache.features import DIM
     from jobs.cache.index import ImageIndex
-    from jobs.cache.job import match
+    from jobs.cache.stage import match
 
     rng = np.random.default_rng(0)
     data = rng.normal(0, 10, (n_indexed, DIM)).astype(np.float32)

@@ -79,13 +79,16 @@ def step_embed_alone(work: Path) -> dict:
 def step_pipeline(work: Path, cache: str, method: str = "paper") -> dict:
     """What ``cluster --actions`` does (read, load, cluster, write), with each step timed."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from clustering.embeddings import load_model
     from clustering.ontology import load_ontology
     from clustering.params import METHODS
     from clustering.pipeline import ActionClusterer
-    from jobs.cluster.inputs import read_actions, write_parquet_atomic
-    from jobs.cluster.run import OUTPUT_SCHEMA, make_encoder
+    from core.files import atomic_path
+    from jobs.cluster.stage import OUTPUT_SCHEMA
+    from jobs.common.actions import read_actions
+    from jobs.common.embedding import make_encoder
     from jobs.common.settings import get_settings
 
     load_model()  # import torch and read the weights outside the timing, as in embed-alone
@@ -97,8 +100,9 @@ def step_pipeline(work: Path, cache: str, method: str = "paper") -> dict:
     clusterer = ActionClusterer(make_encoder(settings), METHODS[method])
     frame = clusterer.run(actions, ontology)
     written = time.perf_counter()
-    write_parquet_atomic(pa.Table.from_pandas(frame, schema=OUTPUT_SCHEMA, preserve_index=False),
-                         work / "out.parquet")
+    with atomic_path(work / "out.parquet") as tmp:
+        pq.write_table(pa.Table.from_pandas(frame, schema=OUTPUT_SCHEMA, preserve_index=False), tmp,
+                       compression="zstd")
     seconds = time.perf_counter() - started
     timings = {"read actions and ontology": read_s, **clusterer.timings_,
                "write parquet": time.perf_counter() - written}

@@ -21,7 +21,8 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from clustering.embeddings import Encoder
 from clustering.ontology import Ontology
 from clustering.params import BEST, PAPER, MethodConfig
-from clustering.pipeline import ActionClusterer, distinct_actions, propose_ontology
+from clustering.pipeline import ActionClusterer, distinct_actions
+from jobs.ontology.propose import propose_from_data
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 IMPROVED = dict(prototype_rounds=3, main_from_subs=True, fallback="capped")
@@ -112,7 +113,7 @@ def evaluate(name: str, texts: list[str], gold: dict[str, np.ndarray], encoder: 
     rows = []
     started = time.perf_counter()
     given = ontology is not None
-    ontology = ontology or propose_ontology(texts, encoder)
+    ontology = ontology or propose_from_data(texts, encoder)
     propose_s = time.perf_counter() - started
     n_sub = sum(len(c.subcategories) for c in ontology.categories)
     for label, config in {**VARIANTS, "best (preset)": BEST}.items():

@@ -110,8 +110,8 @@ def main() -> None:
     t0 = time.perf_counter()
     sizes = synthesise(root, args.signals)
     t_synth = time.perf_counter() - t0
-    from jobs.report.job import run_report
-    from jobs.tools.job import run_tools
+    from jobs.report.stage import run_report
+    from jobs.tools.stage import run_tools
 
     t0 = time.perf_counter()
     counts = run_tools(None, root, WEEK, settings)

@@ -29,7 +29,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from jobs.common.progress import Progress
+from core.files import atomic_path
+from core.progress import Progress
 
 log = logging.getLogger("intentmine")
 
@@ -111,10 +112,8 @@ class EmbeddingCache:
         order = np.argsort(keys)
         stem = self.folder / f"shard-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
         for suffix, array in ((".vectors.npy", vectors[order]), (".keys.npy", keys[order])):
-            tmp = Path(f"{stem}{suffix}.tmp")
-            with open(tmp, "wb") as handle:
+            with atomic_path(f"{stem}{suffix}") as tmp, open(tmp, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(array))
-            os.replace(tmp, f"{stem}{suffix}")
         self._shards = None
 
 

@@ -27,7 +27,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from sklearn.preprocessing import normalize
 
-from jobs.common.progress import Progress
+from core.progress import Progress
 
 
 def unit_float32(X: np.ndarray) -> np.ndarray:

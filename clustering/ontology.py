@@ -17,8 +17,6 @@ strictly and raises one line that names the file and the offending key.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from clustering.tokens import normalize
-from jobs.common.errors import InputError
+from core.errors import InputError
+from core.files import write_text
 
 OTHER = "other"
 
@@ -122,19 +121,15 @@ def load_ontology(path: str | Path) -> Ontology:
         raise InputError(f"{path}: key '{_key(first['loc'])}': {message}") from None
 
 
+def dump_text(ontology: Ontology) -> str:
+    """The ontology as the SPEC's YAML (keyword lists in flow style)."""
+    return yaml.safe_dump(ontology.model_dump(), sort_keys=False, allow_unicode=True,
+                          default_flow_style=None, width=100)
+
+
 def dump_ontology(ontology: Ontology, path: str | Path) -> Path:
-    """Write the SPEC's YAML (keyword lists in flow style) atomically."""
-    path = Path(path)
-    text = yaml.safe_dump(
-        ontology.model_dump(), sort_keys=False, allow_unicode=True,
-        default_flow_style=None, width=100,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-    return path
+    """Write the ontology's YAML atomically."""
+    return write_text(path, dump_text(ontology))
 
 
 @dataclass(frozen=True)

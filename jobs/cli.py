@@ -12,18 +12,21 @@ import importlib
 import logging
 import sys
 
-from jobs.common.errors import InputError
-from jobs.common.progress import setup_logging
+from core.errors import InputError
+from core.progress import setup_logging
 
 # Modules whose register(subparsers) adds subcommands, in the order --help lists them.
 COMMAND_MODULES = (
     "jobs.demo",
+    "jobs.pipeline",
     "jobs.generate.cli",
     "jobs.sample.cli",
     "jobs.cache.cli",
     "jobs.analyse.cli",
     "jobs.cluster.cli",
+    "jobs.ontology.cli",
     "jobs.tools.cli",
+    "jobs.report.cli",
     "jobs.review.cli",
 )
 

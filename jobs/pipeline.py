@@ -1,7 +1,9 @@
-"""The weekly pipeline as an ordered list of stages, shared by ``run``, ``demo`` and the DAG.
+"""The weekly pipeline as an ordered list of stages, shared by ``run``, ``demo`` and the DAG,
+and the ``intentmine run`` command.
 
 A stage is a function ``(logs, root, week, settings) -> dict`` of counts for the
-summary; it reads only the tables of earlier stages and publishes its own.
+summary, ``run_<stage>`` in the stage package's ``stage.py``; it reads only the tables
+of earlier stages and publishes its own.
 """
 
 from __future__ import annotations
@@ -13,21 +15,41 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from jobs.common.errors import InputError
-from jobs.common.settings import Settings
+from core.errors import InputError
+from jobs.common.settings import Settings, get_settings, overlay
 
 log = logging.getLogger("intentmine")
 
 # name -> "module:function"; imported only when the stage runs.
 STAGES: dict[str, str] = {
     "validate": "jobs.pipeline:validate_logs",
-    "sample": "jobs.sample.run:run_sample",
-    "cache": "jobs.cache.job:run_cache",
-    "analyse": "jobs.analyse.job:run_analyse",
+    "sample": "jobs.sample.stage:run_sample",
+    "cache": "jobs.cache.stage:run_cache",
+    "analyse": "jobs.analyse.stage:run_analyse",
     "cluster": "jobs.cluster.stage:run_cluster",
-    "tools": "jobs.tools.job:run_tools",
-    "report": "jobs.report.job:run_report",
+    "tools": "jobs.tools.stage:run_tools",
+    "report": "jobs.report.stage:run_report",
 }
+
+
+def register(subparsers) -> None:
+    run = subparsers.add_parser("run", help="run the weekly stages in order on existing logs")
+    run.add_argument("--logs", type=Path, required=True, help="folder written by generate-logs (or real logs)")
+    run.add_argument("--root", type=Path, required=True, help="warehouse root for the versioned tables")
+    run.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    run.add_argument("--backend", choices=["rules", "vllm"], default=None, help="analysis backend")
+    run.add_argument("--from", dest="first", default=None, help="first stage to run")
+    run.add_argument("--to", dest="last", default=None, help="last stage to run")
+    run.set_defaults(func=run_command)
+
+
+def run_command(args) -> int:
+    settings = overlay(get_settings(), {"models.backend": args.backend})
+    began = time.perf_counter()
+    results = run_week(args.logs, args.root, args.week, settings, args.first, args.last)
+    print(f"week {args.week}: {len(results)} stage(s) in {time.perf_counter() - began:.1f}s")
+    print(format_results(results))
+    return 0
 
 
 def validate_logs(logs: Path, root: Path, week: str, settings: Settings) -> dict:
@@ -82,12 +104,8 @@ def week_for(logical_date: dt.datetime) -> str:
 
 def run_week_stage(stage: str, logical_date: dt.datetime, params: dict) -> dict:
     """One stage for an Airflow run: settings from the environment, overridden by the run's params."""
-    settings = Settings()
-    if params.get("per_category"):
-        settings.sample.per_category = int(params["per_category"])
-    for key in ("backend", "vlm_url", "llm_url"):
-        if params.get(key):
-            setattr(settings.models, key, params[key])
+    settings = overlay(Settings(), {"sample.per_category": params.get("per_category") or None,
+                                    **{f"models.{k}": params.get(k) or None for k in ("backend", "vlm_url", "llm_url")}})
     week = params.get("week") or week_for(logical_date)
     logs, root = Path(params.get("logs") or settings.logs), Path(params.get("root") or settings.root)
     return run_week(logs, root, week, settings, stage, stage)[stage]

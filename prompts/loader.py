@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 _TOKEN = re.compile(r"\w+|[^\w\s]")

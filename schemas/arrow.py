@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from jobs.cache.features import image_feature
 from jobs.cache.index import ImageIndex
-from jobs.cache.job import match
+from jobs.cache.stage import match
 from jobs.generate.images import draw_item, near_duplicate
 
 # The generator's drawings, one per distinct outline (cylinder, tube and lamp are drawn

@@ -4,10 +4,11 @@ import datetime as dt
 
 import pytest
 
-from jobs.cluster.stage import ontology_for_week, ontology_versions
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.common.settings import Settings
+from jobs.ontology.stage import ontology_for_week
 from jobs.pipeline import STAGES, format_results, select_stages, week_for
+from jobs.registry.ontology import versions
 
 
 def test_stages_run_in_data_flow_order_and_slice():
@@ -36,7 +37,7 @@ def test_ontology_versions_sort_numerically_and_the_newest_wins(tmp_path):
     for n in (1, 2, 10):
         (folder / f"v{n}.yaml").write_text("x")
     (folder / "v3.yaml.diff").write_text("x")
-    assert [p.name for p in ontology_versions(tmp_path)] == ["v1.yaml", "v2.yaml", "v10.yaml"]
+    assert [p.name for _, p in versions(tmp_path)] == ["v1.yaml", "v2.yaml", "v10.yaml"]
     assert ontology_for_week(tmp_path, "2026-W47", Settings()).name == "v10.yaml"
 
 

@@ -22,22 +22,14 @@ def register(subparsers) -> None:
 
 def settings_from(args):
     """Settings from the environment with the command-line flags on top (validated)."""
-    from jobs.common.errors import InputError
-    from jobs.common.settings import get_settings
+    from jobs.common.settings import get_settings, overlay
 
-    settings = get_settings()
-    flags = {"backend": args.backend, "vlm_url": args.vlm_url, "vlm_model": args.vlm_model,
-             "llm_url": args.llm_url, "llm_model": args.llm_model, "concurrency": args.concurrency}
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    try:
-        models = type(settings.models).model_validate({**settings.models.model_dump(), **overrides})
-    except ValueError as exc:
-        raise InputError(f"bad model option: {str(exc).splitlines()[-1]}") from None
-    return settings.model_copy(update={"models": models})
+    return overlay(get_settings(), {f"models.{k}": getattr(args, k) for k in
+                                    ("backend", "vlm_url", "vlm_model", "llm_url", "llm_model", "concurrency")})
 
 
 def run(args) -> int:
-    from jobs.analyse.job import run_analyse
+    from jobs.analyse.stage import run_analyse
 
     settings = settings_from(args)
     counts = run_analyse(args.logs or settings.logs, args.root, args.week, settings)

@@ -25,7 +25,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from jobs.analyse.checkpoint import Checkpoint
-from jobs.common.errors import InputError
+from core.errors import InputError
 
 
 class _Retryable(Exception):

@@ -17,7 +17,7 @@ from collections import Counter
 import numpy as np
 
 from jobs.analyse.ocr import NONE, read_brand
-from jobs.sample.quality import grey_scores
+from jobs.common.images import grey_scores
 
 SPEC_FIELDS = ("spec_model", "spec_size", "package_size", "material")
 FOREGROUND_DISTANCE = 40.0  # RGB distance from the border colour that marks the item

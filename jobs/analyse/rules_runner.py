@@ -11,7 +11,7 @@ from pathlib import Path
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
 from jobs.analyse.features import Palette, brand_match, metadata_features, photo_features
-from jobs.analyse.images import ImageCache
+from jobs.common.images import ImageCache
 from jobs.analyse.results import QueryResult, StageOutput
 
 

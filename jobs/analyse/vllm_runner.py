@@ -17,10 +17,11 @@ from jobs.analyse.checkpoint import Checkpoint, request_key
 from jobs.analyse.client import ModelClient, ModelRequest
 from jobs.analyse.expert_rules import load_rules
 from jobs.analyse.features import reference_prices
-from jobs.analyse.images import data_uri, load_rgb
+from jobs.common.images import data_uri, load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 from jobs.analyse.rules_runner import FeatureExtractor
-from jobs.common.progress import Progress
+from core.progress import Progress
+from jobs.common.storage import checkpoint_path
 from prompts.loader import load_prompt, shared_prefix_share
 from schemas.llm import LlmReasoning, VlmAnalysis
 
@@ -45,7 +46,7 @@ class Analyst:
         self.features = FeatureExtractor(logs, rules, self.m.feature_max_side, references)
         self.vlm_prompt, self.llm_prompt = load_prompt("vlm_analysis"), load_prompt("llm_reasoning")
         self.static = {"expert_rules": rules.prompt_text()}
-        checkpoint = Checkpoint(Path(root) / "_checkpoints" / "analyse" / f"week={week}.sqlite")
+        checkpoint = Checkpoint(checkpoint_path(root, "analyse", week))
         self.vlm = ModelClient(self.m.vlm_url, self.m.vlm_model, self.m, checkpoint)
         self.llm = ModelClient(self.m.llm_url, self.m.llm_model, self.m, checkpoint)
         self.llm_messages: list[list[dict]] = []

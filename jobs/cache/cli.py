@@ -24,7 +24,7 @@ def add_stage_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from jobs.cache.job import run_cache
+    from jobs.cache.stage import run_cache
     from jobs.common.settings import get_settings
 
     settings = get_settings()

@@ -12,8 +12,6 @@ matches a query against itself or against the future; its own entries are replac
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 import faiss
@@ -22,11 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.cache.features import DIM, FEATURE
-from jobs.common.errors import InputError
+from core.errors import InputError
+from core.files import atomic_path, write_text
+from jobs.common.storage import cache_dir
 
 
 def cache_folder(root: Path | str) -> Path:
-    return Path(root) / "_cache" / "images"
+    return cache_dir(root, "images")
 
 
 def new_index(kind: str, hnsw_m: int, dim: int = DIM) -> faiss.Index:
@@ -79,15 +79,11 @@ class ImageIndex:
 
         ``scales``: the tolerance each dimension was divided by (``features.scales``).
         """
-        folder.mkdir(parents=True, exist_ok=True)
-        tag = uuid.uuid4().hex
-        faiss.write_index(self.index, str(folder / f".index.{tag}"))
-        pq.write_table(pa.table({"query_id": self.query_ids, "week": self.weeks}), folder / f".entries.{tag}")
         meta = {"feature": FEATURE, "dim": DIM, "scales": None if scales is None else [float(v) for v in scales]}
-        (folder / f".feature.{tag}").write_text(json.dumps(meta))
-        os.replace(folder / f".feature.{tag}", folder / "feature.json")
-        os.replace(folder / f".entries.{tag}", folder / "entries.parquet")
-        os.replace(folder / f".index.{tag}", folder / "index.faiss")
+        with atomic_path(folder / "index.faiss") as index, atomic_path(folder / "entries.parquet") as entries:
+            faiss.write_index(self.index, str(index))
+            pq.write_table(pa.table({"query_id": self.query_ids, "week": self.weeks}), entries)
+            write_text(folder / "feature.json", json.dumps(meta))
 
     @classmethod
     def load(cls, folder: Path, kind: str = "flat", hnsw_m: int = 32,

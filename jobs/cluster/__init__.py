@@ -1,1 +1,1 @@
-"""Stage 6 (cluster) and the data-driven half of stage 5 (ontology proposal)."""
+"""Stage 6, cluster: the two-level assignment of a week's actions and the cluster tree."""

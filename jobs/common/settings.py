@@ -11,10 +11,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clustering.params import PAPER
+from core.errors import InputError
 
 
 class _Section(BaseModel):
@@ -181,3 +182,28 @@ class Settings(BaseSettings):
 def get_settings(**overrides) -> Settings:
     """Settings from the environment, with explicit overrides (e.g. from CLI flags) on top."""
     return Settings(**overrides)
+
+
+def overlay(settings: Settings, flags: dict[str, object]) -> Settings:
+    """``settings`` with command-line flags or a run's params on top: the one way to override.
+
+    ``flags`` maps ``section.field`` (e.g. ``sample.per_category``, ``models.backend``) to a
+    value; None means "not given" and changes nothing. Each changed section is validated
+    and keeps track of what was set explicitly (the clustering presets rely on it); a bad
+    value is one :class:`InputError` line naming the flag (``--per-category: ...``).
+    """
+    changes: dict[str, dict[str, object]] = {}
+    for key, value in flags.items():
+        if value is not None:
+            section, _, name = key.partition(".")
+            changes.setdefault(section, {})[name] = value
+    update = {}
+    for section, values in changes.items():
+        current = getattr(settings, section)
+        try:
+            update[section] = type(current).model_validate(current.model_dump(exclude_unset=True) | values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else section
+            raise InputError(f"--{name.replace('_', '-')}: {first['msg']}") from None
+    return settings.model_copy(update=update)

@@ -1,11 +1,15 @@
 """Versioned, atomically published Parquet tables and run manifests.
 
-Layout::
+Layout (every ``<root>/...`` path is spelled here and nowhere else)::
 
     <root>/<table>/week=2026-W47/run=<run_id>/part-00000.parquet   (+ _SUCCESS)
     <root>/<table>/week=2026-W47/_LATEST                           (run id of the newest complete run)
     <root>/_manifests/week=2026-W47/run=<run_id>.json
     <root>/_staging/...   where runs are written before they are published
+    <root>/_registry/     ontology series, tool registry, tool lists (owned by jobs.registry)
+    <root>/_cache/<name>/ state kept across weeks (image index, embeddings)
+    <root>/_checkpoints/<stage>/week=W.sqlite   model answers, so a rerun never asks twice
+    <root>/reports/week=W/run=R/report.html, <root>/exports/sft/week=W/run=R/training_samples.jsonl
 
 A run is written aside and moved into place with one rename, so readers never see
 half a run; a rerun of the same run id replaces the old directory whole.
@@ -16,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import json
 import os
 import re
 import shutil
@@ -29,7 +32,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from jobs.common.errors import InputError
+from core.errors import InputError
+from core.files import write_text
 from schemas.arrow import validate
 from schemas.tables import RunManifest, StageRecord, model_for
 
@@ -99,11 +103,25 @@ def table_dir(root: Path | str, table: str, week: str, run_id: str) -> Path:
     return week_dir(root, table, week) / f"run={run_id}"
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def registry_dir(root: Path | str) -> Path:
+    return Path(root) / "_registry"
+
+
+def cache_dir(root: Path | str, name: str) -> Path:
+    """State a stage keeps across weeks (``images``: the near-duplicate index; ``embeddings``)."""
+    return Path(root) / "_cache" / name
+
+
+def checkpoint_path(root: Path | str, stage: str, week: str) -> Path:
+    return Path(root) / "_checkpoints" / stage / f"week={week}.sqlite"
+
+
+def report_path(root: Path | str, week: str, run_id: str) -> Path:
+    return Path(root) / "reports" / f"week={week}" / f"run={run_id}" / "report.html"
+
+
+def export_path(root: Path | str, week: str, run_id: str) -> Path:
+    return Path(root) / "exports" / "sft" / f"week={week}" / f"run={run_id}" / "training_samples.jsonl"
 
 
 def latest_run(root: Path | str, table: str, week: str) -> str | None:
@@ -144,7 +162,7 @@ def publishing(root: Path | str, table: str, week: str, run_id: str) -> Iterator
             trash.parent.mkdir(parents=True, exist_ok=True)
             os.rename(final, trash)
         os.rename(staging, final)
-        _write_text_atomic(week_dir(root, table, week) / LATEST, run_id)
+        write_text(week_dir(root, table, week) / LATEST, run_id)
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
     finally:
@@ -161,6 +179,18 @@ def write_table(root: Path | str, table: str, week: str, run_id: str, data: pa.T
         pq.write_table(data, staging / "part-00000.parquet", row_group_size=row_group_size,
                        compression="zstd")
     return table_dir(root, table, week, run_id)
+
+
+def optional_table(root: Path | str, table: str, week: str, columns: list[str] | None = None) -> pa.Table | None:
+    """The latest complete run of a table, or None when there is none."""
+    if latest_run(root, table, week) is None:
+        return None
+    return read_table(root, table, week, columns=columns)
+
+
+def previous_week(week: str) -> str:
+    """The ISO week before ``week``."""
+    return iso_week(week_bounds(week)[0].date() - dt.timedelta(days=7))
 
 
 def read_table(root: Path | str, table: str, week: str, run_id: str | None = None,
@@ -203,7 +233,7 @@ def record_stage(root: Path | str, week: str, run_id: str, settings, record: Sta
     manifest.models.update(models or {})
     manifest.prompts.update(prompts or {})
     manifest.stages = [s for s in manifest.stages if s.stage != record.stage] + [record]
-    _write_text_atomic(manifest_path(root, week, run_id), manifest.model_dump_json(indent=2))
+    write_text(manifest_path(root, week, run_id), manifest.model_dump_json(indent=2))
     return manifest
 
 

@@ -32,26 +32,20 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jobs.common.errors import InputError
-from jobs.common.progress import Progress
+from core.errors import InputError
+from core.progress import Progress
 from jobs.generate import traffic
+from jobs.generate.traffic import ids
 from jobs.generate.catalogue import CATEGORY_BY_NAME, build_catalogue
 from jobs.generate.images import DEFECTS, apply_defect, draw_item, near_duplicate, photo, save_png
-from jobs.generate.scenarios import SCENARIOS, scenarios_for
+from jobs.generate.scenarios import SCENARIO_NAMES, scenarios_for
 from schemas.arrow import arrow_schema, validate
 from schemas.tables import Click, GroundTruth, Impression, SearchEvent
 
 log = logging.getLogger("intentmine")
-SCENARIO_NAMES = ("none",) + tuple(s.name for s in SCENARIOS)
 DUP_SHARE, DEFECT_SHARE, SCENARIO_SHARE = 0.20, 0.08, 0.45
-
-
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    text = pc.utf8_lpad(pa.array(numbers, pa.int64()).cast(pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, text, "")
 
 
 def plant_slots(products: pa.Table, n_slots: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -162,7 +156,7 @@ def _write_days(stage: Path, q: dict, catalogue: pa.Table, first_day: dt.date, d
                 rng: np.random.Generator) -> dict:
     """Events, impressions, clicks and ground truth, one partition per UTC day."""
     counts = {"search_events": 0, "impressions": 0, "clicks": 0}
-    query_ids = _ids("q", np.arange(len(q["ts"])), 9)
+    query_ids = ids("q", np.arange(len(q["ts"])), 9)
     progress = Progress("writing logs", total=len(q["ts"]), unit="events")
     truth_parts = []
     for d in range(days):

@@ -45,6 +45,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
+SCENARIO_NAMES = ("none",) + tuple(s.name for s in SCENARIOS)  # codes in the generator's arrays
 
 
 def scenarios_for(category: str) -> list[Scenario]:

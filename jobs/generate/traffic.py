@@ -15,7 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.generate.images import DEFECTS
-from jobs.generate.scenarios import SCENARIO_BY_NAME
+from jobs.generate.scenarios import SCENARIO_BY_NAME, SCENARIO_NAMES
+
+
+def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """``prefix`` + zero-padded numbers (``q000000042``), as an Arrow string array."""
+    text = pc.utf8_lpad(pa.array(numbers, pa.int64()).cast(pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, text, "")
 
 BOT_SHARE, TEXT_SHARE = 0.08, 0.07
 DEVICES = np.array(["iOS", "Android", "web", "mini-program"])
@@ -108,7 +114,6 @@ def attach_slots(q: dict, slot: dict[str, np.ndarray], rng: np.random.Generator)
 
 def _retrieve(q: dict, sel: np.ndarray, catalogue: pa.Table, rng: np.random.Generator):
     """Impressions for the queries ``sel``: product indices and similarities, ranked."""
-    from jobs.generate.logs import SCENARIO_NAMES
 
     sub = catalogue.column("subcategory").to_numpy(zero_copy_only=False)
     price = catalogue.column("price").to_numpy()
@@ -154,7 +159,6 @@ def _retrieve(q: dict, sel: np.ndarray, catalogue: pa.Table, rng: np.random.Gene
 def day_tables(q: dict, sel: np.ndarray, query_ids: pa.Array, catalogue: pa.Table,
                rng: np.random.Generator) -> dict[str, pa.Table]:
     """Arrow tables for the queries ``sel`` (one day)."""
-    from jobs.generate.logs import SCENARIO_NAMES, _ids
 
     qid = query_ids.take(pa.array(sel))
     user = q["user"][sel]
@@ -173,7 +177,7 @@ def day_tables(q: dict, sel: np.ndarray, query_ids: pa.Array, catalogue: pa.Tabl
                                      pa.array(user % 256).cast(pa.string()), "")
     ts = pa.array(q["ts"][sel], pa.timestamp("us", tz="UTC"))
     events = pa.table({
-        "query_id": qid, "user_id": _ids("u", user, 7), "ts": ts,
+        "query_id": qid, "user_id": ids("u", user, 7), "ts": ts,
         "query_type": pa.array(np.where(is_image, "image", "text")), "image_uri": image_uri, "text": text,
         "device": pa.array(np.where(q["is_bot"][sel], "web", DEVICES[user % len(DEVICES)])),
         "user_agent": pa.array(agent), "ip": ip,

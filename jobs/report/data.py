@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs.common.storage import read_manifest
-from jobs.tools.groups import cluster_nodes
-from jobs.tools.job import optional_table, previous_week
+from jobs.common.storage import optional_table, read_manifest
 
 AUX_SHOWN = 30
 CHANGES_SHOWN = 8
@@ -23,15 +21,10 @@ def node_key(level: str, main, sub, aux) -> str:
            f"{'' if sub is None or pd.isna(sub) else sub}|{'' if aux is None or pd.isna(aux) else int(aux)}"
 
 
-def load_nodes(root: Path, week: str, examples: int) -> pd.DataFrame | None:
-    """The week's cluster tree: the ``clusters`` table, else derived from ``assignments``."""
+def load_nodes(root: Path, week: str) -> pd.DataFrame | None:
+    """The week's cluster tree, as the cluster stage published it (``clusters``), or None."""
     nodes = optional_table(root, "clusters", week)
-    if nodes is not None:
-        return nodes.to_pandas()
-    assignments = optional_table(root, "assignments", week)
-    if assignments is None:
-        return None
-    return cluster_nodes(assignments.to_pandas(), week, "", examples).to_pandas()
+    return nodes.to_pandas() if nodes is not None else None
 
 
 def _label(aux) -> str:

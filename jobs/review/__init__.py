@@ -1,0 +1,1 @@
+"""Review of proposed tools (approve, reject, rename, merge, retire): the command and its checks."""

@@ -1,17 +1,21 @@
-"""What ``intentmine review`` does, as functions tests call directly."""
+"""What ``intentmine review`` does, as functions tests call directly.
+
+Decisions are checked against the registry with the pending ones applied and recorded in
+the review log (:mod:`jobs.registry.reviews`); the next tools run replays them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.common.errors import InputError
-from jobs.review.decisions import decision_id, read_all, record
-from jobs.tools import registry as reg
+from core.errors import InputError
+from jobs.registry import reviews
+from jobs.registry import tools as reg
 
 
-def _registry(root: Path) -> dict:
+def _registry(root: Path) -> reg.ToolRegistry:
     registry = reg.load(root)
-    if not registry["tools"]:
+    if not registry.tools:
         raise InputError(f"no tools under {Path(root)}: run 'intentmine tools' first")
     return registry
 
@@ -19,38 +23,37 @@ def _registry(root: Path) -> dict:
 def decide(root: Path, decision: dict) -> str:
     """Validate one decision against the effective state and record it; a one-line outcome."""
     registry = _registry(root)
-    decisions = read_all(root)
+    decisions = reviews.read_all(root)
     given = decision.get("decision_id")
     if given and any(d["decision_id"] == given for d in decisions):
-        record(root, decision)  # raises when the content differs
+        reviews.record(root, decision)  # raises when the content differs
         return f"decision {given} is already recorded; nothing changed"
     state = reg.effective(registry, decisions)
     if not reg.apply_decision(state, dict(decision)):
-        tool = state["tools"][decision["tool_id"]]
-        return f"nothing to do: tool {tool['tool_id']} is already {tool['status']} ('{tool['title']}')"
-    decision = dict(decision, decision_id=given or decision_id(
+        tool = state.tools[decision["tool_id"]]
+        return f"nothing to do: tool {tool.tool_id} is already {tool.status} ('{tool.title}')"
+    decision = dict(decision, decision_id=given or reviews.decision_id(
         decision["tool_id"], decision["action"], decision.get("value"), decision["reviewer"], decision["ts"]))
-    record(root, decision)
-    tool = state["tools"][decision["tool_id"]]
-    return (f"recorded {decision['decision_id']}: {decision['action']} {tool['tool_id']} (index "
-            f"{tool['index']}) by {decision['reviewer']}; now {tool['status']} '{tool['title']}' "
+    reviews.record(root, decision)
+    tool = state.tools[decision["tool_id"]]
+    return (f"recorded {decision['decision_id']}: {decision['action']} {tool.tool_id} (index "
+            f"{tool.index}) by {decision['reviewer']}; now {tool.status} '{tool.title}' "
             f"from the next 'intentmine tools' run")
 
 
 def listing(root: Path) -> str:
     """Every tool by index: status now, status after pending decisions, title, weeks seen."""
     registry = _registry(root)
-    decisions = read_all(root)
+    decisions = reviews.read_all(root)
     state = reg.effective(registry, decisions)
-    done = set(registry["applied_decisions"]) | set(registry["skipped_decisions"])
     lines = [f"{'index':>5}  {'tool id':<13} {'status':<9} {'pending':<9} {'weeks':<19} title"]
-    for tool in sorted(state["tools"].values(), key=lambda t: t["index"]):
-        now = registry["tools"][tool["tool_id"]]
-        pending = tool["status"] if tool["status"] != now["status"] else ""
-        title = tool["title"] + (f"  (was '{now['title']}')" if tool["title"] != now["title"] else "")
-        merged = f"  -> merged into {tool['merged_into']}" if tool.get("merged_into") else ""
-        lines.append(f"{tool['index']:>5}  {tool['tool_id']:<13} {now['status']:<9} {pending:<9} "
-                     f"{tool['first_week']}..{tool['last_week']:<9} {title}{merged}")
-    waiting = [d for d in decisions if d["decision_id"] not in done]
+    for tool in state.by_index():
+        now = registry.tools[tool.tool_id]
+        pending = tool.status if tool.status != now.status else ""
+        title = tool.title + (f"  (was '{now.title}')" if tool.title != now.title else "")
+        merged = f"  -> merged into {tool.merged_into}" if tool.merged_into else ""
+        lines.append(f"{tool.index:>5}  {tool.tool_id:<13} {now.status:<9} {pending:<9} "
+                     f"{tool.first_week}..{tool.last_week:<9} {title}{merged}")
+    waiting = [d for d in decisions if not reg.is_done(registry, d["decision_id"])]
     lines.append(f"{len(waiting)} decision(s) pending the next tools run")
     return "\n".join(lines)

@@ -18,26 +18,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def settings_from(args):
-    """Settings from the environment, with the command-line flags on top."""
-    from pydantic import ValidationError
-
-    from jobs.common.errors import InputError
-    from jobs.common.settings import SampleSettings, get_settings
-
-    settings = get_settings()
-    overrides = {k: v for k, v in (("per_category", args.per_category), ("seed", args.seed)) if v is not None}
-    try:
-        sample = SampleSettings.model_validate(settings.sample.model_dump() | overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}") from None
-    return settings.model_copy(update={"sample": sample})
-
-
 def run(args) -> int:
-    from jobs.sample.run import format_summary, run_sample
+    from jobs.common.settings import get_settings, overlay
+    from jobs.sample.stage import format_summary, run_sample
 
-    summary = run_sample(args.logs, args.root, args.week, settings_from(args))
+    settings = overlay(get_settings(), {"sample.per_category": args.per_category, "sample.seed": args.seed})
+    summary = run_sample(args.logs, args.root, args.week, settings)
     print(format_summary(summary))
     return 0

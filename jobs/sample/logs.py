@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.sample.contract import spark_schema
-from schemas.tables import Click, Impression, Product, SearchEvent
+from schemas.tables import Click, Impression, SearchEvent
 
 PARTITIONED = {"search_events": SearchEvent, "impressions": Impression, "clicks": Click}
 REJECTED_COLUMNS = ("table", "row_key", "reason", "detail")

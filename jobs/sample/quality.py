@@ -19,38 +19,10 @@ import io
 
 import numpy as np
 
+from jobs.common.images import grey_scores, image_location, read_bytes
+
 SCORE_SCHEMA = ("image_uri string, width int, height int, blur_score float, "
                 "brightness float, contrast float, image_error string")
-
-
-def grey_scores(grey: np.ndarray) -> tuple[float, float, float]:
-    """(variance of the Laplacian, mean, standard deviation) of a 2-D grey image."""
-    grey = grey.astype(np.float32)
-    if min(grey.shape) < 3:
-        laplacian_var = 0.0
-    else:
-        laplacian = (grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:]
-                     - 4.0 * grey[1:-1, 1:-1])
-        laplacian_var = float(laplacian.var())
-    return laplacian_var, float(grey.mean()), float(grey.std())
-
-
-def image_location(logs_root: str, image_uri: str) -> str:
-    """Where to read an image: URIs with a scheme as they are, others under the logs folder."""
-    if "://" in image_uri:
-        return image_uri
-    return f"{logs_root.rstrip('/')}/{image_uri.lstrip('/')}"
-
-
-def read_bytes(location: str) -> bytes:
-    if "://" in location and not location.startswith("file://"):
-        from pyarrow import fs
-
-        filesystem, path = fs.FileSystem.from_uri(location)
-        with filesystem.open_input_file(path) as handle:
-            return handle.read()
-    with open(location.removeprefix("file://"), "rb") as handle:
-        return handle.read()
 
 
 def score_image(location: str, max_side: int) -> dict:

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from jobs.tools.groups import top_values
+from jobs.cluster.tree import top_values
+from jobs.registry import tools as reg
 from jobs.tools.support import stratified_share
 from schemas.arrow import arrow_schema
 from schemas.tables import Tool
@@ -46,14 +47,13 @@ def tool_support(rows: pd.DataFrame, membership: pd.DataFrame, strata: pd.DataFr
     return support.join(shares, how="left")
 
 
-def describe(tool: dict, infos: list[str]) -> tuple[str, str, str]:
+def describe(tool: reg.Tool, infos: list[str]) -> tuple[str, str, str]:
     """(description, expected input, expected output) written from the group and its infos."""
-    title = tool["title"]
-    if tool["kind"] == "sub":
-        where = f"{tool['main_category']} › {tool['subcategory']}"
-        what = f"A search-pipeline step for '{title}' (cluster {where})"
+    title = tool.title
+    if tool.kind == "sub":
+        what = f"A search-pipeline step for '{title}' (cluster {tool.group})"
     else:
-        what = f"A search-pipeline step for '{title}' (auxiliary cluster {tool['aux_cluster']})"
+        what = f"A search-pipeline step for '{title}' (auxiliary cluster {tool.aux_cluster})"
     description = (f"{what}: the online planner calls it when a visual search ends without a click "
                    f"and the reasoner asks for this operation.")
     example = "; ".join(f"'{i}'" for i in infos[:3]) if infos else "none seen this week"
@@ -62,25 +62,25 @@ def describe(tool: dict, infos: list[str]) -> tuple[str, str, str]:
     return description, expected_input, expected_output
 
 
-def tool_rows(registry: dict, support: pd.DataFrame, previous: pd.DataFrame | None,
+def tool_rows(registry: reg.ToolRegistry, support: pd.DataFrame, previous: pd.DataFrame | None,
               run_id: str) -> pa.Table:
     """Every registered tool (retired ones included) as rows of the ``tools`` table, by index."""
     prev = previous.set_index("tool_id")["traffic_share"] if previous is not None and len(previous) else {}
     records = []
-    for tool in sorted(registry["tools"].values(), key=lambda t: t["index"]):
-        seen = tool["tool_id"] in support.index
-        s = support.loc[tool["tool_id"]] if seen else None
+    for tool in registry.by_index():
+        seen = tool.tool_id in support.index
+        s = support.loc[tool.tool_id] if seen else None
         infos = list(s["example_infos"]) if seen and isinstance(s["example_infos"], list) else []
         actions = list(s["example_actions"]) if seen and isinstance(s["example_actions"], list) else []
         share = float(s["share"]) if seen and not pd.isna(s["share"]) else 0.0
         description, expected_input, expected_output = describe(tool, infos)
-        prev_share = prev.get(tool["tool_id"]) if len(prev) else None
+        prev_share = prev.get(tool.tool_id) if len(prev) else None
         prev_share = None if prev_share is None or pd.isna(prev_share) else float(prev_share)
         records.append({
-            "tool_id": tool["tool_id"], "index": tool["index"], "title": tool["title"],
+            "tool_id": tool.tool_id, "index": tool.index, "title": tool.title,
             "description": description, "expected_input": expected_input, "expected_output": expected_output,
-            "kind": tool["kind"], "main_category": tool["main_category"], "subcategory": tool["subcategory"],
-            "aux_cluster": tool["aux_cluster"],
+            "kind": tool.kind, "main_category": tool.main_category, "subcategory": tool.subcategory,
+            "aux_cluster": tool.aux_cluster,
             "n_actions": int(s["n_actions"]) if seen else 0, "n_queries": int(s["n_queries"]) if seen else 0,
             "traffic_share": share,
             "traffic_share_low": float(s["low"]) if seen and not pd.isna(s["low"]) else 0.0,
@@ -88,8 +88,8 @@ def tool_rows(registry: dict, support: pd.DataFrame, previous: pd.DataFrame | No
             "prev_traffic_share": prev_share,
             "share_change": None if prev_share is None else share - prev_share,
             "example_actions": actions, "example_infos": infos,
-            "first_week": tool["first_week"], "last_week": tool["last_week"],
-            "status": tool["status"], "merged_into": tool.get("merged_into"),
+            "first_week": tool.first_week, "last_week": tool.last_week,
+            "status": tool.status, "merged_into": tool.merged_into,
             "list_version": 1, "run_id": run_id,
         })
     return pa.Table.from_pylist(records, schema=arrow_schema(Tool))

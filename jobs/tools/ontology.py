@@ -1,7 +1,7 @@
-"""Approved tools feed the next ontology version (SPEC "Ontology file").
+"""Approved tools feed the next ontology version.
 
-Base: the newest ``<root>/_registry/ontology/v*.yaml``, else ``tools.ontology`` from
-settings (the file clustering used), else an empty ontology. Approved tools change it:
+Base: the newest version of the registry's ontology series, else ``tools.ontology``
+from settings (the file clustering used), else an empty ontology. Approved tools change it:
 
 - a subcategory tool is added under its main category (created when missing), or
   renamed when a reviewer renamed it;
@@ -11,27 +11,23 @@ settings (the file clustering used), else an empty ontology. Approved tools chan
 - a tool merged into another leaves the ontology; its keywords join the survivor's.
 
 Keywords of a new label: the words of its title, then the most frequent content words
-of its example actions. When anything changed, ``v<N+1>.yaml`` is written with a
-unified diff ``v<N+1>.diff`` beside it; a rerun with nothing new writes nothing.
+of its example actions. When anything changed, the next version is written to the
+series (validated, with its diff); a rerun with nothing new writes nothing.
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
 import logging
-import os
 import re
 from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
-import yaml
 
-from jobs.tools.groups import normalise, sub_key
-from jobs.tools.registry import resolve
+from clustering.ontology import Ontology, load_ontology
+from jobs.registry import ontology as series
+from jobs.registry.tools import ToolRegistry, name_key, resolve, sub_key
 
-FOLDER = Path("_registry") / "ontology"
 KEYWORDS = 6
 log = logging.getLogger("intentmine")
 
@@ -45,90 +41,80 @@ def words(text: str) -> list[str]:
 def keywords_for(title: str, examples: list[str]) -> list[str]:
     counts = Counter(w for e in examples for w in words(e))
     ranked = list(dict.fromkeys(words(title) + [w for w, _ in counts.most_common()]))
-    return ranked[:KEYWORDS] or [normalise(title)]
+    return ranked[:KEYWORDS] or [name_key(title)]
 
 
-def base_ontology(root: Path, fallback: str) -> tuple[dict, Path | None]:
-    from jobs.cluster.stage import ontology_versions
-
-    versions = ontology_versions(root)
-    path = versions[-1] if versions else (Path(fallback) if fallback else None)
+def base_ontology(root: Path, fallback: str) -> tuple[Ontology | None, Path | None]:
+    """The newest version of the series, else the fallback file, else (None, None)."""
+    path = series.latest_path(root) or (Path(fallback) if fallback else None)
     if path is None or not path.exists():
-        return {"name": "visual-search-tools", "version": 0, "categories": []}, None
-    return yaml.safe_load(path.read_text(encoding="utf-8")), path
+        return None, None
+    return load_ontology(path), path
 
 
 def _find(items: list[dict], name: str) -> dict | None:
-    return next((i for i in items if normalise(i["name"]) == normalise(name)), None)
+    return next((i for i in items if name_key(i["name"]) == name_key(name)), None)
 
 
 def _category(onto: dict, name: str, keywords: list[str]) -> dict:
     found = _find(onto["categories"], name)
     if found is None:
-        found = {"name": name, "keywords": keywords or words(name) or [normalise(name)], "subcategories": []}
+        found = {"name": name, "keywords": keywords or words(name) or [name_key(name)], "subcategories": []}
         onto["categories"].append(found)
     found.setdefault("subcategories", [])
     return found
 
 
-def apply_tools(onto: dict, registry: dict, examples: dict[str, list[str]], promoted: str) -> dict:
-    """A new ontology dict with the approved and merged tools applied (input untouched)."""
-    onto = copy.deepcopy(onto)
-    tools = sorted(registry["tools"].values(), key=lambda t: t["index"])
-    for tool in tools:
-        kw = keywords_for(tool["title"], examples.get(tool["tool_id"], [])) if tool["status"] == "approved" else []
-        if tool["status"] == "approved" and tool["kind"] == "sub":
-            cat = _category(onto, tool["main_category"], words(tool["main_category"]))
-            sub = _find(cat["subcategories"], tool["subcategory"]) or _find(cat["subcategories"], tool["title"])
+def apply_tools(onto: dict, registry: ToolRegistry, examples: dict[str, list[str]], promoted: str) -> dict:
+    """The ontology's content (a dict; the input is not changed) with approved and merged tools applied."""
+    onto = {**onto, "categories": [{**c, "subcategories": [dict(s) for s in c.get("subcategories", [])]}
+                                   for c in onto["categories"]]}
+    for tool in registry.by_index():
+        approved = tool.status == "approved"
+        kw = keywords_for(tool.title, examples.get(tool.tool_id, [])) if approved else []
+        if approved and tool.kind == "sub":
+            cat = _category(onto, tool.main_category, words(tool.main_category))
+            sub = _find(cat["subcategories"], tool.subcategory) or _find(cat["subcategories"], tool.title)
             if sub is None:
-                cat["subcategories"].append({"name": tool["title"], "keywords": kw})
+                cat["subcategories"].append({"name": tool.title, "keywords": kw})
             else:
-                sub["name"] = tool["title"]
-        elif tool["status"] == "approved" and tool["kind"] == "aux":
+                sub["name"] = tool.title
+        elif approved and tool.kind == "aux":
             cat = _category(onto, promoted, kw)
-            if _find(cat["subcategories"], tool["title"]) is None:
-                cat["subcategories"].append({"name": tool["title"], "keywords": kw})
+            if _find(cat["subcategories"], tool.title) is None:
+                cat["subcategories"].append({"name": tool.title, "keywords": kw})
                 cat["keywords"] = list(dict.fromkeys(cat["keywords"] + kw))
-            registry["aliases"].setdefault(sub_key(promoted, tool["title"]), tool["tool_id"])
-        elif tool.get("merged_into") and tool["kind"] == "sub":
-            _merge(onto, tool, registry["tools"][resolve(registry, tool["key"])])
+            registry.aliases.setdefault(sub_key(promoted, tool.title), tool.tool_id)
+        elif tool.merged_into and tool.kind == "sub":
+            _merge(onto, tool, registry.tools[resolve(registry, tool.key)])
     return onto
 
 
-def _merge(onto: dict, tool: dict, survivor: dict) -> None:
-    cat = _find(onto["categories"], tool["main_category"] or "")
-    gone = _find(cat["subcategories"], tool["title"]) if cat else None
+def _merge(onto: dict, tool, survivor) -> None:
+    cat = _find(onto["categories"], tool.main_category or "")
+    gone = _find(cat["subcategories"], tool.title) if cat else None
     if gone is None:
         return
     cat["subcategories"].remove(gone)
-    target_cat = _find(onto["categories"], survivor.get("main_category") or "")
+    target_cat = _find(onto["categories"], survivor.main_category or "")
     target = None
-    for name in (survivor["title"], survivor.get("subcategory")):
+    for name in (survivor.title, survivor.subcategory):
         target = target or (_find(target_cat["subcategories"], name) if target_cat and name else None)
     if target is not None:
         target["keywords"] = list(dict.fromkeys(target["keywords"] + gone["keywords"]))
 
 
-def dump(onto: dict) -> str:
-    return yaml.safe_dump(onto, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
-
-
-def next_ontology(root: Path, registry: dict, tools: pa.Table, fallback: str, promoted: str) -> Path | None:
+def next_ontology(root: Path, registry: ToolRegistry, tools: pa.Table, fallback: str, promoted: str) -> Path | None:
     """Write the next ontology version when approved tools change it; its path, else None."""
     base, source = base_ontology(root, fallback)
+    start = base.model_dump() if base is not None else {"name": "visual-search-tools", "version": 0,
+                                                         "categories": []}
     examples = dict(zip(tools.column("tool_id").to_pylist(), tools.column("example_actions").to_pylist()))
-    proposal = apply_tools(base, registry, examples, promoted)
-    if dump(proposal) == dump(base):
+    proposal = apply_tools(start, registry, examples, promoted)
+    if proposal == start:
         return None
-    proposal["version"] = int(base.get("version", 0)) + 1
-    folder = Path(root) / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"v{proposal['version']:04d}.yaml"
-    before, after = dump(base).splitlines(keepends=True), dump(proposal).splitlines(keepends=True)
-    diff = "".join(difflib.unified_diff(before, after, str(source or "(empty)"), str(path)))
-    path.with_suffix(".diff").write_text(diff, encoding="utf-8")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dump(proposal), encoding="utf-8")
-    os.replace(tmp, path)
-    log.info("ontology v%d proposed from approved tools:\n%s", proposal["version"], diff)
+    proposal["version"] = int(start["version"]) + 1
+    path = series.write(root, proposal, base, str(source) if source else None)
+    log.info("ontology v%d proposed from approved tools:\n%s", proposal["version"],
+             path.with_suffix(".diff").read_text(encoding="utf-8"))
     return path

@@ -10,8 +10,6 @@ tool needs. Built with pyarrow list kernels, no Python loop over queries.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -19,29 +17,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.files import atomic_path, write_text
+from jobs.registry.tools import ToolRegistry
 from schemas.arrow import arrow_schema
 from schemas.tables import TrainingSample
 
-ACTIVE = ("proposed", "approved")
 SYSTEM = ("You plan repairs for an e-commerce visual search that ended without a click. Given the "
           "query image and the retrieved products, answer with a short reasoning, the indices of "
           "the tools to call in order, and the Info each tool needs.")
 
 
-def active_indices(registry: dict) -> dict[str, int]:
-    return {t["tool_id"]: t["index"] for t in registry["tools"].values() if t["status"] in ACTIVE}
-
-
-def catalogue(registry: dict) -> str:
-    tools = sorted((t for t in registry["tools"].values() if t["status"] in ACTIVE), key=lambda t: t["index"])
-    return "\n".join(f"({t['index']}) {t['title']} [{_where(t)}]" for t in tools)
-
-
-def _where(tool: dict) -> str:
-    """The group a tool came from, so equal titles under different categories stay apart."""
-    if tool["kind"] == "sub":
-        return f"{tool['main_category']} › {tool['subcategory']}"
-    return "auxiliary cluster"
+def catalogue(registry: ToolRegistry) -> str:
+    return "\n".join(f"({t.index}) {t.title} [{t.group}]" for t in registry.active())
 
 
 def _lists(keys: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.ListArray]:
@@ -104,10 +91,10 @@ def _offsets(lists: pa.ListArray) -> pa.Array:
     return pa.array(np.r_[0, np.cumsum(lengths)].astype(np.int32))
 
 
-def training_samples(rows: pd.DataFrame, registry: dict, samples: pa.Table | None, list_version: int,
+def training_samples(rows: pd.DataFrame, registry: ToolRegistry, samples: pa.Table | None, list_version: int,
                      run_id: str, max_chars: int, max_products: int) -> pa.Table:
     """The ``training_samples`` table (queries missing from ``samples`` get empty context)."""
-    joined = planner_targets(rows, active_indices(registry), max_chars)
+    joined = planner_targets(rows, registry.active_indices(), max_chars)
     n = joined.num_rows
     context = retrieval_text(samples, max_products) if samples is not None else None
     position = pc.index_in(joined["query_id"], context["query_id"]) if context is not None else None
@@ -120,7 +107,7 @@ def training_samples(rows: pd.DataFrame, registry: dict, samples: pa.Table | Non
     return joined.select(arrow_schema(TrainingSample).names).cast(arrow_schema(TrainingSample))
 
 
-def export_jsonl(samples: pa.Table, registry: dict, path: Path, with_catalogue: bool = False) -> Path:
+def export_jsonl(samples: pa.Table, registry: ToolRegistry, path: Path, with_catalogue: bool = False) -> Path:
     """One chat-format SFT record per line (system / user with the image / assistant), atomically.
 
     Indices never change meaning, so the planner can learn them without the catalogue in
@@ -129,15 +116,12 @@ def export_jsonl(samples: pa.Table, registry: dict, path: Path, with_catalogue: 
     """
     version = samples.column("list_version")[0].as_py() if samples.num_rows else None
     system = f"{SYSTEM}\nTool list version {version}." + (f"\nTools:\n{catalogue(registry)}" if with_catalogue else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    active = sorted((t for t in registry["tools"].values() if t["status"] in ACTIVE), key=lambda t: t["index"])
-    _replace(path.with_name("tools.json"), json.dumps(
-        {"tool_list_version": version, "tools": [{"index": t["index"], "tool_id": t["tool_id"], "title": t["title"],
-                                                  "group": _where(t), "status": t["status"]} for t in active]},
+    write_text(path.with_name("tools.json"), json.dumps(
+        {"tool_list_version": version, "tools": [{"index": t.index, "tool_id": t.tool_id, "title": t.title,
+                                                  "group": t.group, "status": t.status} for t in registry.active()]},
         ensure_ascii=False, indent=1))
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     cols = samples.select(["query_id", "query_image_uri", "retrieval", "target", "list_version"]).to_pydict()
-    with open(tmp, "w", encoding="utf-8") as out:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
         for qid, uri, retrieval, target, version in zip(*cols.values()):
             record = {"id": qid, "tool_list_version": version, "messages": [
                 {"role": "system", "content": system},
@@ -145,11 +129,4 @@ def export_jsonl(samples: pa.Table, registry: dict, path: Path, with_catalogue: 
                                              {"type": "text", "text": f"Retrieved products:\n{retrieval}"}]},
                 {"role": "assistant", "content": target}]}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
     return path
-
-
-def _replace(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

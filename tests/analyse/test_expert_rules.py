@@ -92,7 +92,7 @@ def test_weak_similarity():
 
 
 def test_rules_file_errors_are_one_line(tmp_path):
-    from jobs.common.errors import InputError
+    from core.errors import InputError
 
     bad = tmp_path / "rules.yaml"
     bad.write_text("name: x\nversion: 1\nunknown: 2\n")

@@ -52,7 +52,7 @@ def test_static_content_is_a_shared_prefix():
 
 
 def test_ontology_proposal_is_tidied_to_the_file_rules():
-    from jobs.analyse.ontology_llm import checked, sample_actions
+    from jobs.ontology.llm import checked, sample_actions
 
     raw = {"name": "o", "version": 1, "categories": [
         {"name": "colour", "keywords": ["colour", "!!"], "subcategories": [

@@ -16,7 +16,7 @@ from cache_lookalikes import lookalike_groups, lookalike_scores
 from jobs.cache.features import COLOUR_DIM, DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
 from jobs.cli import main
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.common.settings import Settings
 from jobs.common.storage import read_table, write_table
 from schemas.arrow import to_arrow

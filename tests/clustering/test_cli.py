@@ -158,7 +158,7 @@ def test_default_method_is_best_and_keeps_row_order(tmp_path, ontology_file):
 
 def test_explicit_settings_override_the_preset(monkeypatch):
     from clustering.params import BEST, PAPER
-    from jobs.cluster.run import method_from
+    from jobs.cluster.stage import method_from
     from jobs.common.settings import get_settings
 
     assert method_from(get_settings(), "paper") == PAPER and method_from(get_settings(), "best") == BEST

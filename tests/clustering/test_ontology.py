@@ -3,7 +3,7 @@
 import pytest
 
 from clustering.ontology import LabelTable, dump_ontology, load_ontology
-from jobs.common.errors import InputError
+from core.errors import InputError
 
 
 def test_load_the_spec_example(ontology_file):

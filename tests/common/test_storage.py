@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.common import storage
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.common.settings import Settings
 from schemas.tables import StageRecord
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.common.storage import read_log_table
 from jobs.generate.catalogue import CATEGORIES
 from jobs.generate.logs import generate_logs

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 
 from jobs.common.storage import read_table
-from jobs.report.job import collect, run_report
-from jobs.tools.job import run_tools
+from jobs.report.stage import collect, run_report
+from jobs.tools.stage import run_tools
 from tests.tools.conftest import settings, write_week
 from tests.tools.test_identity import W1, W2, week1
 

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from jobs.common.storage import read_table
-from jobs.sample.run import run_sample
+from jobs.sample.stage import run_sample
 
 from .conftest import WEEK
 

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from jobs.cli import main as cli_main
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.common.storage import read_manifest, read_table, week_dir
-from jobs.sample.run import format_summary, run_sample
+from jobs.sample.stage import format_summary, run_sample
 
 from .conftest import WEEK, at, event, product, write_logs
 
@@ -130,11 +130,9 @@ def test_at_helper_is_utc():
 
 
 def test_command_line_flags_override_settings_and_bad_ones_are_one_line(capsys):
-    import argparse
+    from jobs.common.settings import get_settings, overlay
 
-    from jobs.sample.cli import settings_from
-
-    settings = settings_from(argparse.Namespace(per_category=5, seed=3))
+    settings = overlay(get_settings(), {"sample.per_category": 5, "sample.seed": 3, "sample.max_products": None})
     assert (settings.sample.per_category, settings.sample.seed) == (5, 3)
     assert cli_main(["sample", "--logs", "x", "--root", "y", "--week", WEEK, "--per-category", "0"]) == 2
     assert capsys.readouterr().err.strip() == ("intentmine sample: error: --per-category: "
@@ -142,7 +140,7 @@ def test_command_line_flags_override_settings_and_bad_ones_are_one_line(capsys):
 
 
 def test_spark_submit_entry_point_reports_bad_input(first_run, tmp_path, capsys):
-    from jobs.sample.job import main as job_main
+    from jobs.sample.submit import main as job_main
 
     assert job_main(["--logs", str(tmp_path / "none"), "--root", str(tmp_path), "--week", WEEK]) == 2
     assert "table search_events: no readable Parquet" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from pydantic import BaseModel
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 from schemas.arrow import _unwrap, arrow_schema, from_arrow, to_arrow, validate
 from schemas.tables import TABLES, Impression, SearchEvent, Tool
 

@@ -19,7 +19,7 @@ def settings(**tools) -> Settings:
 
 
 def write_week(root: Path, week: str, signals: list[tuple], strata: dict[str, int] | None = None) -> None:
-    """Publish assignments, signals and samples of one week.
+    """Publish assignments, signals, samples and (with the cluster stage's builder) the tree of one week.
 
     ``signals``: (query_id, main, sub, aux, action, info) in reasoner order per query;
     ``strata``: main category -> population (the samples table's category_population),
@@ -37,6 +37,12 @@ def write_week(root: Path, week: str, signals: list[tuple], strata: dict[str, in
                        "reasoning": f"reasoning of {query_id}", "main_category": main, "backend": "rules",
                        "model": "rules", "prompt_name": "reason", "prompt_version": 1, "run_id": RUN})
     write_table(root, "assignments", week, RUN, pa.Table.from_pylist(a_rows))
+    from jobs.cluster.tree import cluster_nodes
+    from jobs.common.storage import optional_table, previous_week
+
+    previous = optional_table(root, "clusters", previous_week(week))
+    write_table(root, "clusters", week, RUN, cluster_nodes(pa.Table.from_pylist(a_rows).to_pandas(), week, RUN, 5,
+                                                          previous.to_pandas() if previous is not None else None))
     write_table(root, "signals", week, RUN, pa.Table.from_pylist(s_rows))
     first = {}
     for query_id, main, *_ in signals:

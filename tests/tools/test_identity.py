@@ -6,8 +6,9 @@ import pytest
 
 from jobs.cli import main
 from jobs.common.storage import read_table
-from jobs.tools import registry as reg
-from jobs.tools.job import export_path, run_tools
+from jobs.registry import tools as reg
+from jobs.common.storage import export_path
+from jobs.tools.stage import run_tools
 from tests.tools.conftest import RUN, settings, write_week
 
 SCR = "search condition refinement"
@@ -125,10 +126,10 @@ def test_sft_export_is_chat_format(tmp_path):
 
 
 def test_the_registry_refuses_bad_transitions():
-    registry = reg.empty()
+    registry = reg.ToolRegistry()
     reg.observe(registry, [{"key": "sub::a::b", "kind": "sub", "main_category": "a", "subcategory": "b",
                             "aux_cluster": None, "size": 3, "title": "b"}], W1, 2)
-    tid = next(iter(registry["tools"]))
+    tid = next(iter(registry.tools))
     with pytest.raises(Exception, match="unknown tool id 't-nope'"):
         reg.apply_decision(registry, {"tool_id": "t-nope", "action": "approve"})
     with pytest.raises(Exception, match="cannot be merged into itself"):

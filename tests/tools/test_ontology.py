@@ -4,7 +4,7 @@ import yaml
 
 from jobs.review.actions import decide
 from jobs.common.storage import read_table
-from jobs.tools.job import run_tools
+from jobs.tools.stage import run_tools
 from tests.tools.conftest import settings, write_week
 from tests.tools.test_identity import SCR, W1, W2, week1
 

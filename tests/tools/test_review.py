@@ -4,9 +4,9 @@ import pytest
 
 from jobs.cli import main
 from jobs.common.storage import read_table
-from jobs.review.decisions import read_all
-from jobs.tools import registry as reg
-from jobs.tools.job import run_tools
+from jobs.registry.reviews import read_all
+from jobs.registry import tools as reg
+from jobs.tools.stage import run_tools
 from tests.tools.conftest import settings, write_week
 from tests.tools.test_identity import W1, week1
 
@@ -44,7 +44,7 @@ def test_round_trip(week, capsys):
     listing = capsys.readouterr().out
     line = next(l for l in listing.splitlines() if tool in l)
     assert "proposed  rejected" in line and "1 decision(s) pending" in listing
-    assert reg.load(week)["tools"][tool]["status"] == "proposed"  # not applied before the next run
+    assert reg.load(week).tools[tool].status == "proposed"  # not applied before the next run
 
     counts = run_tools(None, week, W1, settings())
     assert counts["decisions_applied"] == 1 and counts["list_version"] == 2

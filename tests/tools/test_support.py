@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from jobs.common.storage import read_table
-from jobs.tools.job import run_tools
+from jobs.tools.stage import run_tools
 from jobs.tools.support import stratified_share, strata_from_samples
 from tests.tools.conftest import settings, write_week
 

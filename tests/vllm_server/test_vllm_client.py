@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobs.analyse.checkpoint import Checkpoint, request_key
-from jobs.analyse.client import ModelClient, ModelRequest, run_all
+from jobs.analyse.client import ModelClient, ModelRequest
 from prompts.loader import load_prompt
 from schemas.llm import LlmReasoning, OntologyProposal, VlmAnalysis
 from vllm_server.proxy import FlakyProxy
@@ -141,7 +141,7 @@ def test_server_going_away_fails_naming_it_and_keeps_what_finished(vllm_url, sma
 
 
 def test_ontology_proposal_from_actions(vllm_url, model_settings):
-    from jobs.analyse.ontology_llm import propose_ontology
+    from jobs.ontology.llm import propose_ontology
     from jobs.common.settings import Settings
 
     settings = Settings(models=model_settings.model_copy(update={"llm_url": vllm_url, "llm_model": "tiny"}))

@@ -1,6 +1,6 @@
 """``spark-submit`` entry point for stage 1 (cluster runs; see docs/sample.md).
 
-    spark-submit --master yarn --py-files intentmine.zip jobs/sample/job.py \\
+    spark-submit --master yarn --py-files intentmine.zip jobs/sample/submit.py \\
         --logs hdfs:///logs --root hdfs:///warehouse --week 2026-W47
 
 Same flags as ``intentmine sample``; settings come from ``INTENTMINE_*`` variables.
@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs.common.progress import setup_logging
+    from core.progress import setup_logging
     from jobs.sample.cli import register
 
     parser = argparse.ArgumentParser(prog="sample-job")

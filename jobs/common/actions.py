@@ -1,16 +1,14 @@
-"""Reading and writing the standalone command's files, with one-line errors."""
+"""The ``--actions FILE`` input of ``cluster`` and ``ontology propose``: read with one-line errors."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 
 ACTION_COLUMN = "action"
 EXPECTED = "expected .txt (one action per line), or .csv/.parquet with a column 'action'"
@@ -69,16 +67,23 @@ def _require_rows(path: Path, rows: list) -> None:
         raise InputError(f"{path}: no actions; {EXPECTED}")
 
 
-def write_parquet_atomic(table: pa.Table, path: str | Path) -> Path:
-    """Write next to the target, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+def add_source_arguments(parser) -> None:
+    """``--root``/``--week`` (a week's signals) or ``--actions FILE``: the two input forms."""
+    parser.add_argument("--root", type=Path, help="warehouse root (with --week)")
+    parser.add_argument("--week", help="ISO week, e.g. 2026-W47 (with --root)")
+    parser.add_argument("--actions", type=Path,
+                        help=".txt (one per line) or .csv/.parquet with a column 'action'")
+
+
+def check_source(args, command: str, needs_out: bool) -> None:
+    """Exactly one input form: --actions FILE, or --root DIR with --week W."""
+    by_file = args.actions is not None
+    by_week = args.root is not None or args.week is not None
+    if by_file == by_week:
+        raise InputError(f"{command}: give either --actions FILE or --root DIR --week W")
+    if by_week and (args.root is None or args.week is None):
+        raise InputError(f"{command}: --root and --week go together")
+    if needs_out and by_file and args.out is None:
+        raise InputError(f"{command}: --actions needs --out OUT.parquet")
+    if needs_out and by_week and args.out is not None:
+        raise InputError(f"{command}: --out is for --actions; with --root the tables are published")

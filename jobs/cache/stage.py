@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.analyse.images import load_rgb
+from jobs.common.images import load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
-from jobs.common.progress import Progress
+from core.progress import Progress
 from jobs.common.storage import default_run_id, read_table, record_stage, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import CacheHit, StageRecord

@@ -1,9 +1,8 @@
-"""``ontology propose --backend vllm``: the LLM proposes categories, subcategories and
-keyword lists from a sample of the week's actions (structured output, one request).
+"""The ``vllm`` backend of the ontology proposal: the LLM proposes categories, subcategories
+and keyword lists from a sample of the week's actions (structured output, one request).
 
-Returns the ontology file's structure (SPEC "Ontology file"), ready to be written as
-YAML for people to review. The command itself belongs to the ontology stage; this is
-the model call it delegates to for ``--backend vllm``.
+Returns the ontology file's structure, tidied to its rules, for
+:func:`jobs.ontology.propose.propose` to validate.
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import random
 
+from clustering.ontology import OTHER
+from core.errors import InputError
 from jobs.analyse.checkpoint import request_key
 from jobs.analyse.client import ModelClient, ModelRequest
-from jobs.common.errors import InputError
 from prompts.loader import load_prompt
 from schemas.llm import OntologyProposal
-
-OTHER = "other"  # the leftover subcategory's reserved name (SPEC stage 6)
 
 
 def sample_actions(actions: list[str], limit: int, seed: int) -> list[str]:

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-FOLDER = Path("_registry") / "tool_lists"
+from core.files import create_once, write_text
+from jobs.common.storage import registry_dir
+
 VOLATILE = ("run_id", "list_version")
+
+
+def folder(root: Path | str) -> Path:
+    return registry_dir(root) / "tool_lists"
 
 
 def content_hash(tools: pa.Table) -> str:
@@ -30,16 +34,16 @@ def content_hash(tools: pa.Table) -> str:
 
 def known_versions(root: Path | str) -> dict[str, int]:
     """content hash -> version number of every published version."""
-    folder = Path(root) / FOLDER
+    place = folder(root)
     found = {}
-    for meta in folder.glob("v*.json") if folder.exists() else []:
+    for meta in place.glob("v*.json") if place.exists() else []:
         info = json.loads(meta.read_text())
         found[info["hash"]] = info["version"]
     return found
 
 
 def version_path(root: Path | str, version: int) -> Path:
-    return Path(root) / FOLDER / f"v{version:04d}.parquet"
+    return folder(root) / f"v{version:04d}.parquet"
 
 
 def assign_version(root: Path | str, tools: pa.Table) -> tuple[int, bool]:
@@ -54,21 +58,9 @@ def assign_version(root: Path | str, tools: pa.Table) -> tuple[int, bool]:
 def publish_version(root: Path | str, version: int, tools: pa.Table, week: str, run_id: str) -> Path:
     """Write version ``version`` once; an existing version file is left untouched."""
     final = version_path(root, version)
-    if final.exists():
+    if not create_once(final, lambda tmp: pq.write_table(tools, tmp, compression="zstd")):
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(tools, tmp, compression="zstd")
-    try:
-        os.link(tmp, final)  # fails if another writer got there first: never overwrite
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
     meta = {"version": version, "hash": content_hash(tools), "week": week, "run_id": run_id,
             "tools": tools.num_rows}
-    meta_path = final.with_suffix(".json")
-    tmp_meta = meta_path.with_name(f".{meta_path.name}.{uuid.uuid4().hex}.tmp")
-    tmp_meta.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp_meta, meta_path)
+    write_text(final.with_suffix(".json"), json.dumps(meta, indent=1))
     return final

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from jobs.analyse.results import QueryResult, analysis_rows, no_finding, result_from_rows, signal_rows
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
-from jobs.common.errors import InputError
-from jobs.common.progress import Progress
+from core.errors import InputError
+from core.progress import Progress
 from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, write_table
 from schemas.arrow import to_arrow
 from schemas.tables import Analysis, Signal, StageRecord

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
-import uuid
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
+from core.files import write_text
 from jobs.common.settings import Settings
-from jobs.common.storage import default_run_id, latest_run, record_stage
+from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
+                                 report_path)
 from jobs.report.data import aux_summary, load_nodes, manifest_parts, tree, with_changes
-from jobs.tools.job import optional_table, previous_week
 from schemas.tables import StageRecord
-
-
-def report_path(root: Path, week: str, run_id: str) -> Path:
-    return Path(root) / "reports" / f"week={week}" / f"run={run_id}" / "report.html"
 
 
 def tool_records(root: Path, week: str) -> tuple[list | None, int | None]:
@@ -47,7 +42,7 @@ def tool_records(root: Path, week: str) -> tuple[list | None, int | None]:
 def collect(root: Path, week: str, run_id: str, settings: Settings) -> dict:
     """The page's data: every part None when its source is missing."""
     cfg = settings.tools
-    nodes = load_nodes(root, week, cfg.report_examples)
+    nodes = load_nodes(root, week)
     previous = optional_table(root, "clusters", previous_week(week))
     blocks = details = changes = aux = None
     headline = {"signals": None, "queries": None, "assigned_share": None, "aux_share": None, "noise_share": None}
@@ -90,21 +85,13 @@ def render(data: dict) -> str:
     return template.replace("__TITLE__", title).replace("__DATA__", payload)
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def run_report(logs: Path | None, root: Path, week: str, settings: Settings) -> dict:
     """Write the week's report for the current run; return its path under "report"."""
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     root = Path(root)
     run_id = latest_run(root, "tools", week) or default_run_id(week, settings)
     data = collect(root, week, run_id, settings)
-    path = write_atomic(report_path(root, week, run_id), render(data))
+    path = write_text(report_path(root, week, run_id), render(data))
     record_stage(root, week, run_id, settings, StageRecord(
         stage="report", started=started, seconds=round(time.perf_counter() - began, 3),
         tables={}, metrics={"bytes": float(path.stat().st_size)}))

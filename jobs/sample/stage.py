@@ -1,7 +1,7 @@
 """``run_sample``: read the week, detect no-click queries, filter, sample, publish.
 
 The one entry point that the CLI, ``intentmine demo``, the DAG and ``spark-submit``
-(``jobs/sample/job.py``) call. Each output table is written aside and published
+(``jobs/sample/submit.py``) call. Each output table is written aside and published
 whole as ``<root>/<table>/week=W/run=R/``; the run id comes from the week and the
 settings, so a rerun replaces the same run instead of adding a second one.
 """
@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from jobs.common.errors import InputError
+from core.errors import InputError
 from jobs.common.storage import default_run_id, publishing, record_stage, table_dir, week_bounds
 from jobs.sample.contract import conform
 from schemas.tables import FilteredQuery, NoClickQuery, RejectedRow, Sample, StageRecord

@@ -1,8 +1,13 @@
-"""Reading query and product photos for the analysis: one error per bad file, named.
+"""Image I/O for every stage that reads photos (sample, cache, analyse): one place.
 
-The sample stage already dropped unreadable query photos, so a missing or corrupt
-image here means the logs changed under the run: the run stops with a message that
-names the query and the file instead of analysing a blank picture.
+- :func:`image_location` and :func:`read_bytes`: where a log's ``image_uri`` points
+  (relative to the logs folder, or a URI with a scheme read through ``pyarrow.fs``);
+- :func:`load_rgb`: decode to RGB, shrunk; a missing or corrupt file is an
+  :class:`InputError` naming its owner (the query or product) and the file. The sample
+  stage already dropped unreadable query photos, so here it means the logs changed
+  under the run, and the run stops instead of analysing a blank picture;
+- :func:`grey_scores`: the pixel measures of image quality; :func:`data_uri` for prompts;
+- :class:`ImageCache`: decoded images by URI, bounded, so recurring products decode once.
 """
 
 from __future__ import annotations
@@ -15,8 +20,37 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from jobs.common.errors import InputError
-from jobs.sample.quality import image_location, read_bytes
+from core.errors import InputError
+
+
+def image_location(logs_root: str, image_uri: str) -> str:
+    """Where to read an image: URIs with a scheme as they are, others under the logs folder."""
+    if "://" in image_uri:
+        return image_uri
+    return f"{logs_root.rstrip('/')}/{image_uri.lstrip('/')}"
+
+
+def read_bytes(location: str) -> bytes:
+    if "://" in location and not location.startswith("file://"):
+        from pyarrow import fs
+
+        filesystem, path = fs.FileSystem.from_uri(location)
+        with filesystem.open_input_file(path) as handle:
+            return handle.read()
+    with open(location.removeprefix("file://"), "rb") as handle:
+        return handle.read()
+
+
+def grey_scores(grey: np.ndarray) -> tuple[float, float, float]:
+    """(variance of the Laplacian, mean, standard deviation) of a 2-D grey image."""
+    grey = grey.astype(np.float32)
+    if min(grey.shape) < 3:
+        laplacian_var = 0.0
+    else:
+        laplacian = (grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:]
+                     - 4.0 * grey[1:-1, 1:-1])
+        laplacian_var = float(laplacian.var())
+    return laplacian_var, float(grey.mean()), float(grey.std())
 
 
 def load_rgb(logs: Path | str, uri: str, max_side: int, owner: str) -> Image.Image:
