@@ -145,14 +145,17 @@ def step_quality(work: Path) -> dict:
 
 
 def step_demo(work: Path, seed: str) -> dict:
-    """Generate a week (the demo's settings), run every stage, score it against the ground truth."""
+    """Generate a week (the demo's settings), run every stage, score it against the ground truth;
+    between analyse and cluster, time the rules analyst on the week's samples with and without
+    reading the printed brand."""
+    import datetime as dt
+
     from demo_eval import evaluate_week
 
     from jobs.common.settings import get_settings
     from jobs.common.storage import iso_week
     from jobs.generate.logs import generate_logs
     from jobs.pipeline import run_week
-    import datetime as dt
 
     settings = get_settings()
     g = settings.generate
@@ -160,10 +163,29 @@ def step_demo(work: Path, seed: str) -> dict:
     generate_logs(logs, start=g.start, days=g.days, queries=g.queries, seed=int(seed), products=g.products,
                   query_image_pool=g.query_image_pool, image_size=g.image_size)
     week = iso_week(dt.date.fromisoformat(g.start))
-    results = run_week(logs, root, week, settings)
-    return {"seed": int(seed), **evaluate_week(logs, root, week),
-            "stage_counts": {str(k): str(v) for k, v in (results[-1].items() if isinstance(results, list) and
-                                                         results and isinstance(results[-1], dict) else [])}}
+    run_week(logs, root, week, settings, last="analyse")
+    speed = analyst_speed(logs, root, week, settings)
+    counts = run_week(logs, root, week, settings, first="cluster")
+    return {"seed": int(seed), "analyst_qps": speed, **evaluate_week(logs, root, week),
+            "tools_stage": counts["tools"]}
+
+
+def analyst_speed(logs: Path, root: Path, week: str, settings) -> dict:
+    """Rules analyst queries/s over the week's samples, with the printed-brand reading and without
+    it (no brand candidates), in this one process."""
+    from jobs.analyse.features import brand_vocabulary, reference_prices
+    from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
+    from jobs.common.storage import read_table
+
+    samples = plain_samples(read_table(root, "samples", week))
+    out = {"queries": len(samples)}
+    for label, brands in (("with OCR", brand_vocabulary(samples)), ("without OCR", None)):
+        analyst = RulesAnalyst(logs, settings, reference_prices(samples), brands)
+        started = time.perf_counter()
+        for sample in samples:
+            analyst(sample)
+        out[label] = round(len(samples) / (time.perf_counter() - started), 1)
+    return out
 
 
 STEPS = {"generate": step_generate, "embed": step_embed_alone, "pipeline": step_pipeline,
@@ -278,10 +300,13 @@ def demo_part(work: Path, seeds: list[int]) -> str:
     lines = ["| seed | planted queries analysed | planted action phrased | brand Info = printed brand | "
              "tools | tool purity | tools per planted action | planted actions lost | signals without a tool |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
-    details = []
+    details, speeds = [], []
     for seed in seeds:
         r = child("demo", work, seed)
         print(json.dumps(r, indent=1), flush=True)
+        q = r["analyst_qps"]
+        speeds.append(f"seed {seed}: {q['with OCR']:.1f} q/s with the printed-brand reading, "
+                      f"{q['without OCR']:.1f} q/s without ({q['queries']:,} samples)")
         lines.append(f"| {seed} | {r['planted_queries']:,} | {r['phrased_share']:.1%} | {r['brand_info_share']:.1%} "
                      f"({r['brand_signals']}) | {r['tools']} | {r['tool_purity']:.3f} | "
                      f"{r['tools_per_planted_action']:.2f} | {', '.join(r['planted_actions_lost']) or 'none'} | "
@@ -291,7 +316,8 @@ def demo_part(work: Path, seeds: list[int]) -> str:
     return ("The demo week (`intentmine demo` settings) per seed, every stage on embedded defaults, scored "
             "against the generator's `ground_truth` (`benchmarks/demo_eval.py`). Targets: phrased ≥ 95 %, "
             "brand Info ≥ 95 %, purity ≥ 0.95, tools per planted action ≤ 1.2, none lost.\n\n"
-            + "\n".join(lines) + "\n\n" + "\n".join(details))
+            + "\n".join(lines) + "\n\n" + "\n".join(details) + "\n\nRules analyst, one process, same samples: "
+            + "; ".join(speeds) + ".")
 
 
 def main() -> None:

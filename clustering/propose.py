@@ -1,4 +1,4 @@
-"""Propose an ontology from unlabelled actions: the data decides how many groups there are.
+"""Propose an ontology from unlabelled actions, without being told how many groups.
 
 Steps, each on arrays:
 
@@ -6,15 +6,14 @@ Steps, each on arrays:
    unit mean embedding of the Infos its signals carried, so two wordings of one
    operation that ask for the same kind of Info ("red", "navy") sit together even
    when their words differ.
-2. The fine cut: average-linkage (cosine) over the (up to ``max_points`` most
-   frequent) texts, cut where groups are more than ``fine_distance`` apart on
-   average. The number of groups is whatever that cut gives: no search range, no
-   bound that could end up deciding it. The distance was calibrated on open labelled
-   sets (docs/cluster.md).
-3. Spherical k-means from the cut's centroids over all texts (weighted); groups
-   holding less than ``min_share`` of the actions, or fewer than ``min_size``, are
+2. The fine cut: Ward linkage over the (up to ``max_points`` most frequent) texts, cut
+   at the number of groups with the best cosine silhouette among 2..``cut_factor``·√n
+   (the √n bound keeps the silhouette from drifting to tiny groups of near-duplicates;
+   on BANKING77 the best cut sits at that bound, docs/cluster.md).
+3. Spherical k-means from the cut's centroids over all texts (weighted), which repairs
+   Ward's early mistakes; groups holding less than ``min_share`` of the actions are
    dropped (their actions are left to the assignment's fallback).
-4. Main categories: average linkage over the group centroids, cut at ``main_distance``.
+4. Main categories: Ward over the group centroids, cut where their silhouette is best.
 5. Names and keywords: class-based TF-IDF terms of each group that occur in several of
    its texts (a brand named once is no keyword), plus near-synonyms of those terms
    found in the data. A main category is named by its two best terms in their usual
@@ -31,7 +30,7 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import pdist
+from sklearn.metrics import silhouette_score
 
 from clustering.fallback import unit_float32
 from clustering.keywords import class_tfidf, near_synonyms, term_matrix, top_terms, usable_keyword
@@ -46,17 +45,15 @@ class OntologyProposer:
     Parameters
     ----------
     max_points : int
-        Most frequent texts used to build the linkage tree (its memory grows with the square).
-    fine_quantile : float
-        The tree is cut into subcategories at this quantile of the cosine distances between
-        texts (a sample of them): a group's members are on average closer to each other than
-        that share of all pairs are. A scale of the data, not a count.
-    main_quantile : float
-        The same for the subcategory centroids, cut into main categories.
+        Most frequent texts used to build the Ward tree (memory grows with its square).
+    cut_factor : float
+        Cuts are searched up to ``cut_factor * sqrt(n)`` groups.
+    sample_size : int
+        Texts on which silhouettes are measured.
     refine_iterations : int
         Spherical k-means passes over all texts after the cut.
-    min_share, min_size : float, int
-        Smallest share of the actions (by weight) and number of actions a subcategory must hold.
+    min_share : float
+        Smallest share of the actions (by weight) a subcategory must hold.
     info_weight : float
         Weight of the Info embedding against the action's when ``info_vectors`` are given.
     n_keywords : int
@@ -65,6 +62,8 @@ class OntologyProposer:
         Cosine between term embeddings above which a data term is a near-synonym.
     name, version : str, int
         Written into the ontology.
+    seed : int
+        Seed of the silhouette sample.
 
     Attributes
     ----------
@@ -73,16 +72,16 @@ class OntologyProposer:
     ontology_ : Ontology
     """
 
-    def __init__(self, max_points: int = 8_000, fine_quantile: float = 0.05, main_quantile: float = 0.1,
-                 refine_iterations: int = 3, min_share: float = 0.001, min_size: int = 3,
+    def __init__(self, max_points: int = 12_000, cut_factor: float = 2.0, sample_size: int = 4_000,
+                 refine_iterations: int = 3, min_share: float = 0.001,
                  info_weight: float = 1.0, n_keywords: int = 10, synonym_threshold: float = 0.8,
-                 name: str = "proposed", version: int = 1):
+                 name: str = "proposed", version: int = 1, seed: int = 0):
         self.max_points = max_points
-        self.fine_quantile = fine_quantile
-        self.main_quantile = main_quantile
+        self.cut_factor = cut_factor
+        self.sample_size = sample_size
+        self.seed = seed
         self.refine_iterations = refine_iterations
         self.min_share = min_share
-        self.min_size = min_size
         self.info_weight = info_weight
         self.n_keywords = n_keywords
         self.synonym_threshold = synonym_threshold
@@ -124,20 +123,28 @@ class OntologyProposer:
         return unit_float32(np.hstack([X, self.info_weight * info]))
 
     def _fine_groups(self, F: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """Ward tree on the most frequent texts, cut at the best silhouette in 2..cut_factor·√n groups,
+        refined by spherical k-means over all texts; groups under ``min_share`` are dropped."""
         tree_rows = np.sort(np.argsort(-weight, kind="stable")[: self.max_points])
-        log.info("propose: average-linkage tree on the %s most frequent texts", f"{tree_rows.size:,}")
-        cut = _cut(F[tree_rows], self.fine_quantile)
-        cut = _drop_small(cut, weight[tree_rows], self.min_share * weight.sum(), self.min_size)
-        fine = _spherical_kmeans(F, weight, _centroids(F[tree_rows], cut, weight[tree_rows]),
-                                 self.refine_iterations)
-        return _drop_small(fine, weight, self.min_share * weight.sum(), self.min_size)
+        T = F[tree_rows].astype(np.float64)
+        rng = np.random.default_rng(self.seed)
+        sample = np.sort(rng.choice(T.shape[0], size=min(T.shape[0], self.sample_size), replace=False))
+        distances = _cosine_distances(T[sample])
+        log.info("propose: Ward tree on the %s most frequent texts", f"{T.shape[0]:,}")
+        cut = _best_cut(linkage(T, method="ward"), lambda lab: _silhouette(distances, lab[sample]),
+                        int(self.cut_factor * np.sqrt(T.shape[0])))
+        fine = _spherical_kmeans(F, weight, _centroids(T, cut, weight[tree_rows]), self.refine_iterations)
+        return _drop_small(fine, weight, self.min_share * weight.sum())
 
     def _main_groups(self, F: np.ndarray, fine: np.ndarray) -> np.ndarray:
-        """Main category of each fine group: average linkage on the group centroids."""
+        """Main category of each fine group: Ward on the group centroids, cut by their silhouette."""
         n_fine = int(fine.max()) + 1
-        if n_fine < 2:
+        if n_fine < 4:
             return np.zeros(n_fine, dtype=np.int64)
-        return _cut(unit_float32(_centroids(F, fine, np.ones(F.shape[0]))), self.main_quantile)
+        centroids = unit_float32(_centroids(F, fine, np.ones(F.shape[0])))
+        distances = _cosine_distances(centroids)
+        return _best_cut(linkage(centroids.astype(np.float64), method="ward"),
+                         lambda labels: _silhouette(distances, labels), n_fine - 1)
 
     def _describe(self, tokens, weight, fine, main_of_fine, terms, term_vectors, typical=None) -> Ontology:
         vocabulary, counts = term_matrix(tokens, weight)
@@ -161,24 +168,37 @@ class OntologyProposer:
         return Ontology(name=self.name, version=self.version, categories=categories)
 
 
-def _cut(F: np.ndarray, quantile: float, sample: int = 2_000) -> np.ndarray:
-    """Average-linkage (cosine) labels 0..k−1 of the rows of ``F``, cut at the ``quantile`` of
-    the pairwise distances (measured on an evenly spaced sample of at most ``sample`` rows)."""
-    if F.shape[0] < 2:
-        return np.zeros(F.shape[0], dtype=np.int64)
-    distances = np.clip(pdist(F.astype(np.float64), "cosine"), 0, 2)
-    step = max(F.shape[0] // sample, 1)
-    probe = distances if step == 1 else np.clip(pdist(F[::step].astype(np.float64), "cosine"), 0, 2)
-    Z = linkage(distances, method="average")
-    return fcluster(Z, float(np.quantile(probe, quantile)), criterion="distance") - 1
+def _best_cut(Z: np.ndarray, score_labels, upper: int) -> np.ndarray:
+    """The ``maxclust`` cut of ``Z`` (2..upper groups, ~3 % apart) whose labels score best."""
+    best, best_score = None, -np.inf
+    for k in np.unique(np.geomspace(2, max(upper, 2), 200).astype(int)):
+        labels = fcluster(Z, k, criterion="maxclust") - 1
+        score = score_labels(labels)
+        if score > best_score:
+            best, best_score = labels, score
+    return best
 
 
-def _drop_small(labels: np.ndarray, weight: np.ndarray, min_weight: float, min_size: int) -> np.ndarray:
-    """Labels renumbered 0..k−1 over the groups big enough by weight and size (others −1)."""
+def _cosine_distances(X: np.ndarray) -> np.ndarray:
+    """Cosine distances of a small sample (float32 product; the sample is at most a few thousand)."""
+    U = unit_float32(X)
+    distances = np.clip(1 - U @ U.T, 0, 2)
+    np.fill_diagonal(distances, 0)
+    return distances
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    if np.unique(labels).size < 2 or np.unique(labels).size >= labels.size:
+        return -np.inf
+    return float(silhouette_score(distances, labels, metric="precomputed"))
+
+
+def _drop_small(labels: np.ndarray, weight: np.ndarray, min_weight: float) -> np.ndarray:
+    """Labels renumbered 0..k−1 over the groups holding at least ``min_weight`` (others −1)."""
     k = int(labels.max()) + 1
     ok = labels >= 0
     mass = np.bincount(labels[ok], weights=weight[ok], minlength=k)
-    keep = (mass >= min_weight) & (mass >= min_size)
+    keep = mass >= min_weight
     if not keep.any():
         keep[np.argmax(mass)] = True
     kept = np.where(ok, keep[np.maximum(labels, 0)], False)

@@ -56,14 +56,20 @@ def ink_mask(rgb: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     return ink & inside
 
 
+def _box_sums(ink: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Ink pixels in every h×w window (the ``valid`` positions), from one summed-area table."""
+    table = np.zeros((ink.shape[0] + 1, ink.shape[1] + 1), np.int64)
+    table[1:, 1:] = ink.cumsum(0).cumsum(1)
+    return (table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]).astype(np.float32)
+
+
 def _score(ink: np.ndarray, template: np.ndarray) -> float:
     """Best overlap of the template with the ink: matched / sqrt(template ink · window ink)."""
     h, w = template.shape
     if h > ink.shape[0] or w > ink.shape[1] or not template.any():
         return 0.0
-    ink_f = ink.astype(np.float32)
-    overlap = fftconvolve(ink_f, template[::-1, ::-1].astype(np.float32), mode="valid")
-    window = fftconvolve(ink_f, np.ones((h, w), np.float32), mode="valid")
+    overlap = fftconvolve(ink.astype(np.float32), template[::-1, ::-1].astype(np.float32), mode="valid")
+    window = _box_sums(ink, h, w)
     score = overlap / np.sqrt(template.sum() * np.maximum(window, 1.0))
     return float(score.max())
 

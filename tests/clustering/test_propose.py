@@ -119,3 +119,21 @@ def test_a_term_of_one_text_is_no_keyword():
     tokens = [t + (["lindt"] if i == 0 else []) for i, t in enumerate(tokens)]
     onto = OntologyProposer(min_share=0.0).fit(tokens, X).ontology_
     assert all("lindt" not in s.keywords for c in onto.categories for s in c.subcategories)
+
+
+def test_info_vectors_separate_wordings_that_look_alike():
+    """Two operations whose action embeddings overlap but whose Infos differ: the Info signal
+    splits them, the actions alone cannot."""
+    rng = np.random.default_rng(7)
+    dim, per = 32, 40
+    group = np.repeat(np.arange(3), per)
+    action_dirs = rng.normal(size=(3, dim))
+    action_dirs[1] = action_dirs[0]  # groups 0 and 1 are worded alike
+    X = action_dirs[group] + 0.3 * rng.normal(size=(group.size, dim))
+    info_dirs = rng.normal(size=(3, dim))
+    infos = info_dirs[group] + 0.3 * rng.normal(size=(group.size, dim))
+    tokens = [WORDS[3 * g] for g in group]
+    alone = OntologyProposer(min_share=0.0).fit(tokens, X).fine_
+    joined = OntologyProposer(min_share=0.0).fit(tokens, X, info_vectors=infos).fine_
+    assert adjusted_rand_score(group, joined) == 1.0
+    assert adjusted_rand_score(group, alone) < 0.9
