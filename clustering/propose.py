@@ -2,19 +2,24 @@
 
 Steps, each on arrays:
 
-1. Ward linkage on the unit embeddings of (up to ``max_points`` most frequent) texts.
-2. The fine cut: the number of groups with the best cosine silhouette among
-   cuts from 2 to ``cut_factor``·√n groups (the √n bound keeps the silhouette
-   from drifting to tiny groups of near-duplicates).
-3. Spherical k-means from the cut's centroids over all texts (weighted), which
-   repairs Ward's early mistakes; groups holding less than ``min_share`` of the
-   actions are dropped (their actions are left to the fallback).
-4. Main categories: Ward over the group centroids, cut where the silhouette of
-   the centroids is best.
-5. Keywords: class-based TF-IDF terms of each group plus near-synonyms of those
-   terms found in the data. Main categories are named by their best terms; a
+1. Features: the unit embedding of each distinct text, joined (when given) by the
+   unit mean embedding of the Infos its signals carried, so two wordings of one
+   operation that ask for the same kind of Info ("red", "navy") sit together even
+   when their words differ.
+2. The fine cut: Ward linkage over the (up to ``max_points`` most frequent) texts, cut
+   at the number of groups with the best cosine silhouette among 2..``cut_factor``·√n
+   (the √n bound keeps the silhouette from drifting to tiny groups of near-duplicates;
+   on BANKING77 the best cut sits at that bound, docs/cluster.md).
+3. Spherical k-means from the cut's centroids over all texts (weighted), which repairs
+   Ward's early mistakes; groups holding less than ``min_share`` of the actions are
+   dropped (their actions are left to the assignment's fallback).
+4. Main categories: Ward over the group centroids, cut where their silhouette is best.
+5. Names and keywords: class-based TF-IDF terms of each group that occur in several of
+   its texts (a brand named once is no keyword), plus near-synonyms of those terms
+   found in the data. A main category is named by its two best terms in their usual
+   order, spelling variants of one word ("colour", "color") counted once; a
    subcategory by its most typical phrase (the member text closest to the group's
-   centroid, e.g. "filter results by colour") when the texts are given, else by terms.
+   centroid, e.g. "filter results by colour") when the texts are given.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class OntologyProposer:
         Spherical k-means passes over all texts after the cut.
     min_share : float
         Smallest share of the actions (by weight) a subcategory must hold.
+    info_weight : float
+        Weight of the Info embedding against the action's when ``info_vectors`` are given.
     n_keywords : int
         Distinctive terms per label (synonyms come on top).
     synonym_threshold : float
@@ -66,96 +73,92 @@ class OntologyProposer:
     """
 
     def __init__(self, max_points: int = 12_000, cut_factor: float = 2.0, sample_size: int = 4_000,
-                 refine_iterations: int = 3, min_share: float = 0.001, n_keywords: int = 10,
-                 synonym_threshold: float = 0.8, name: str = "proposed", version: int = 1,
-                 seed: int = 0):
+                 refine_iterations: int = 3, min_share: float = 0.001,
+                 info_weight: float = 1.0, n_keywords: int = 10, synonym_threshold: float = 0.8,
+                 name: str = "proposed", version: int = 1, seed: int = 0):
         self.max_points = max_points
         self.cut_factor = cut_factor
         self.sample_size = sample_size
+        self.seed = seed
         self.refine_iterations = refine_iterations
         self.min_share = min_share
+        self.info_weight = info_weight
         self.n_keywords = n_keywords
         self.synonym_threshold = synonym_threshold
         self.name = name
         self.version = version
-        self.seed = seed
 
     def fit(self, tokens: Sequence[Sequence[str]], X: np.ndarray, sample_weight: np.ndarray | None = None,
             terms: Sequence[str] = (), term_vectors: np.ndarray | None = None,
-            texts: Sequence[str] | None = None) -> "OntologyProposer":
+            texts: Sequence[str] | None = None, info_vectors: np.ndarray | None = None) -> "OntologyProposer":
         """Propose from distinct texts: their tokens, embeddings and counts.
 
         ``terms``/``term_vectors`` (embeddings of single words of the data) enable
         near-synonyms; without them keywords are the distinctive terms only.
         ``texts`` (the cleaned texts) name subcategories by their most typical phrase.
+        ``info_vectors``: per text, the mean embedding of the Infos it came with (rows of
+        zeros where it had none); the second signal of what an action is.
         """
         X = unit_float32(X)
         weight = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
         if X.shape[0] < 2:
             raise ValueError("an ontology needs at least two distinct actions")
-        fine = self._fine_groups(X, weight)
+        F = self._features(X, info_vectors)
+        fine = self._fine_groups(F, weight)
         log.info("propose: %d groups from %s texts", int(fine.max()) + 1, f"{X.shape[0]:,}")
-        main_of_fine = self._main_groups(X, fine)
+        main_of_fine = self._main_groups(F, fine)
         log.info("propose: %d main categories", int(main_of_fine.max()) + 1)
         fine, main_of_fine = _order_by_weight(fine, main_of_fine, weight)
         self.fine_, self.main_of_fine_ = fine, main_of_fine
         self.ontology_ = self._describe(tokens, weight, fine, main_of_fine, terms, term_vectors,
-                                        None if texts is None else _typical_texts(X, fine, weight, texts))
+                                        None if texts is None else _typical_texts(F, fine, weight, texts))
         return self
 
-    def _sample(self, n: int) -> np.ndarray:
-        rng = np.random.default_rng(self.seed)
-        return np.sort(rng.choice(n, size=min(n, self.sample_size), replace=False))
+    def _features(self, X: np.ndarray, info_vectors: np.ndarray | None) -> np.ndarray:
+        if info_vectors is None or self.info_weight <= 0:
+            return X
+        info = np.asarray(info_vectors, dtype=np.float32)
+        norms = np.linalg.norm(info, axis=1, keepdims=True)
+        info = np.where(norms > 0, info / np.maximum(norms, 1e-12), 0)
+        return unit_float32(np.hstack([X, self.info_weight * info]))
 
-    def _best_cut(self, Z: np.ndarray, score_labels, upper: int) -> np.ndarray:
-        """The ``maxclust`` cut of ``Z`` (2..upper groups, ~3 % apart) whose labels score best."""
-        best, best_score = None, -np.inf
-        for k in np.unique(np.geomspace(2, max(upper, 2), 200).astype(int)):
-            labels = fcluster(Z, k, criterion="maxclust") - 1
-            score = score_labels(labels)
-            if score > best_score:
-                best, best_score = labels, score
-        return best
-
-    def _fine_groups(self, X: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    def _fine_groups(self, F: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """Ward tree on the most frequent texts, cut at the best silhouette in 2..cut_factor·√n groups,
+        refined by spherical k-means over all texts; groups under ``min_share`` are dropped."""
         tree_rows = np.sort(np.argsort(-weight, kind="stable")[: self.max_points])
-        T = X[tree_rows].astype(np.float64)
-        sample = self._sample(T.shape[0])
+        T = F[tree_rows].astype(np.float64)
+        rng = np.random.default_rng(self.seed)
+        sample = np.sort(rng.choice(T.shape[0], size=min(T.shape[0], self.sample_size), replace=False))
         distances = _cosine_distances(T[sample])
         log.info("propose: Ward tree on the %s most frequent texts", f"{T.shape[0]:,}")
-        Z = linkage(T, method="ward")
-        cut = self._best_cut(Z, lambda lab: _silhouette(distances, lab[sample]),
-                             int(self.cut_factor * np.sqrt(T.shape[0])))
-        centroids = _centroids(T, cut, weight[tree_rows])
-        fine = _spherical_kmeans(X, weight, centroids, self.refine_iterations)
-        share = np.bincount(fine, weights=weight, minlength=centroids.shape[0]) / weight.sum()
-        keep = share >= self.min_share
-        if not keep.any():
-            keep[np.argmax(share)] = True
-        fine = np.where(keep[fine], fine, -1)
-        return np.searchsorted(np.flatnonzero(keep), fine) * (fine >= 0) - (fine < 0)
+        cut = _best_cut(linkage(T, method="ward"), lambda lab: _silhouette(distances, lab[sample]),
+                        int(self.cut_factor * np.sqrt(T.shape[0])))
+        fine = _spherical_kmeans(F, weight, _centroids(T, cut, weight[tree_rows]), self.refine_iterations)
+        return _drop_small(fine, weight, self.min_share * weight.sum())
 
-    def _main_groups(self, X: np.ndarray, fine: np.ndarray) -> np.ndarray:
+    def _main_groups(self, F: np.ndarray, fine: np.ndarray) -> np.ndarray:
         """Main category of each fine group: Ward on the group centroids, cut by their silhouette."""
         n_fine = int(fine.max()) + 1
         if n_fine < 4:
             return np.zeros(n_fine, dtype=np.int64)
-        centroids = unit_float32(_centroids(X, fine, np.ones(X.shape[0]))).astype(np.float64)
+        centroids = unit_float32(_centroids(F, fine, np.ones(F.shape[0])))
         distances = _cosine_distances(centroids)
-        return self._best_cut(linkage(centroids, method="ward"),
-                              lambda labels: _silhouette(distances, labels), n_fine - 1)
+        return _best_cut(linkage(centroids.astype(np.float64), method="ward"),
+                         lambda labels: _silhouette(distances, labels), n_fine - 1)
 
     def _describe(self, tokens, weight, fine, main_of_fine, terms, term_vectors, typical=None) -> Ontology:
         vocabulary, counts = term_matrix(tokens, weight)
         n_fine, n_main = main_of_fine.size, int(main_of_fine.max()) + 1
         main = np.where(fine >= 0, main_of_fine[np.maximum(fine, 0)], -1)
         synonyms = _SynonymFinder(terms, term_vectors, self.synonym_threshold)
-        sub_kw = [synonyms.extend(t) for t in top_terms(
-            class_tfidf(counts, fine, n_fine), vocabulary, self.n_keywords)]
-        main_kw = [synonyms.extend(t) for t in top_terms(
-            class_tfidf(counts, main, n_main), vocabulary, self.n_keywords)]
-        main_names = _unique_names(main_kw, 2)
-        sub_names = _unique_names([[t] if t else kw for t, kw in zip(typical or [None] * n_fine, sub_kw)], 3)
+        presence = (counts > 0).astype(np.float64)
+        sub_kw = [synonyms.extend(t) for t in _recurring_terms(counts, presence, fine, n_fine, vocabulary,
+                                                                self.n_keywords)]
+        main_kw = [synonyms.extend(t) for t in _recurring_terms(counts, presence, main, n_main, vocabulary,
+                                                                 self.n_keywords)]
+        main_names = _unique_names([_plain_name(kw, synonyms, tokens, main == c) for c, kw in enumerate(main_kw)])
+        sub_names = _unique_names([t or " ".join(_distinct_spellings(kw, synonyms)[:3])
+                                   for t, kw in zip(typical or [None] * n_fine, sub_kw)])
         categories = []
         for c in range(n_main):
             subs = [{"name": sub_names[s], "keywords": sub_kw[s] or [sub_names[s]]}
@@ -163,6 +166,94 @@ class OntologyProposer:
             categories.append({"name": main_names[c], "keywords": main_kw[c] or [main_names[c]],
                                "subcategories": subs})
         return Ontology(name=self.name, version=self.version, categories=categories)
+
+
+def _best_cut(Z: np.ndarray, score_labels, upper: int) -> np.ndarray:
+    """The ``maxclust`` cut of ``Z`` (2..upper groups, ~3 % apart) whose labels score best."""
+    best, best_score = None, -np.inf
+    for k in np.unique(np.geomspace(2, max(upper, 2), 200).astype(int)):
+        labels = fcluster(Z, k, criterion="maxclust") - 1
+        score = score_labels(labels)
+        if score > best_score:
+            best, best_score = labels, score
+    return best
+
+
+def _cosine_distances(X: np.ndarray) -> np.ndarray:
+    """Cosine distances of a small sample (float32 product; the sample is at most a few thousand)."""
+    U = unit_float32(X)
+    distances = np.clip(1 - U @ U.T, 0, 2)
+    np.fill_diagonal(distances, 0)
+    return distances
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    if np.unique(labels).size < 2 or np.unique(labels).size >= labels.size:
+        return -np.inf
+    return float(silhouette_score(distances, labels, metric="precomputed"))
+
+
+def _drop_small(labels: np.ndarray, weight: np.ndarray, min_weight: float) -> np.ndarray:
+    """Labels renumbered 0..k−1 over the groups holding at least ``min_weight`` (others −1)."""
+    k = int(labels.max()) + 1
+    ok = labels >= 0
+    mass = np.bincount(labels[ok], weights=weight[ok], minlength=k)
+    keep = mass >= min_weight
+    if not keep.any():
+        keep[np.argmax(mass)] = True
+    kept = np.where(ok, keep[np.maximum(labels, 0)], False)
+    return np.where(kept, np.searchsorted(np.flatnonzero(keep), np.maximum(labels, 0)), -1)
+
+
+def _recurring_terms(counts, presence, groups, n_groups, vocabulary, k, min_texts: int = 2,
+                     min_text_share: float = 0.05) -> list[list[str]]:
+    """Best c-TF-IDF terms per group among those seen in several of the group's texts.
+
+    A term found in fewer than ``min_texts`` distinct texts of a group (or less than
+    ``min_text_share`` of them) is an entity of one phrase (a brand, a model number),
+    not a keyword of the operation.
+    """
+    scores = class_tfidf(counts, groups, n_groups)
+    member = sparse.csr_matrix((np.ones(int((groups >= 0).sum())),
+                                (groups[groups >= 0], np.flatnonzero(groups >= 0))),
+                               shape=(n_groups, groups.size))
+    texts_with = np.asarray((member @ presence).todense())
+    sizes = np.bincount(groups[groups >= 0], minlength=n_groups)[:, None]
+    recurring = texts_with >= np.maximum(min_texts, min_text_share * sizes)
+    recurring |= (sizes == 1) & (texts_with >= 1)  # a one-text group keeps its own words
+    return top_terms(np.where(recurring, scores, 0.0), vocabulary, k)
+
+
+def _distinct_spellings(keywords: list[str], synonyms: "_SynonymFinder") -> list[str]:
+    """Keywords with later spelling variants of an earlier one left out ("color" after "colour")."""
+    out: list[str] = []
+    for term in keywords:
+        if not any(_same_word(term, kept, synonyms) for kept in out):
+            out.append(term)
+    return out
+
+
+def _same_word(a: str, b: str, synonyms: "_SynonymFinder") -> bool:
+    if a in b or b in a:
+        return True
+    shorter, longer = sorted((a, b), key=len)
+    common = sum(1 for x, y in zip(shorter, longer) if x == y)
+    return len(longer) - len(shorter) <= 1 and common >= len(shorter) - 1 and len(shorter) >= 4
+
+
+def _plain_name(keywords: list[str], synonyms: "_SynonymFinder", tokens, rows: np.ndarray) -> str:
+    """Two distinct words, in the order the group's texts usually put them ("price band")."""
+    words = _distinct_spellings(keywords, synonyms)[:2]
+    if len(words) < 2:
+        return " ".join(words)
+    first, second = words
+    before = after = 0
+    for i in np.flatnonzero(rows):
+        t = list(tokens[i])
+        if first in t and second in t:
+            before += t.index(first) < t.index(second)
+            after += t.index(first) > t.index(second)
+    return f"{second} {first}" if after > before else f"{first} {second}"
 
 
 class _SynonymFinder:
@@ -181,20 +272,6 @@ class _SynonymFinder:
         found = near_synonyms(self.vectors[known], self.vectors, self.terms, self.threshold, limit=3)
         extra = [t for row in found for t in row if t not in keywords and usable_keyword(t)]
         return keywords + list(dict.fromkeys(extra))
-
-
-def _cosine_distances(X: np.ndarray) -> np.ndarray:
-    """Cosine distances of a small sample (float32 product; the sample is at most a few thousand)."""
-    U = unit_float32(X)
-    distances = np.clip(1 - U @ U.T, 0, 2)
-    np.fill_diagonal(distances, 0)
-    return distances
-
-
-def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
-    if np.unique(labels).size < 2 or np.unique(labels).size >= labels.size:
-        return -np.inf
-    return float(silhouette_score(distances, labels, metric="precomputed"))
 
 
 def _centroids(X: np.ndarray, labels: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -244,18 +321,14 @@ def _typical_texts(X: np.ndarray, fine: np.ndarray, weight: np.ndarray, texts: S
     return typical
 
 
-def _unique_names(keyword_lists: list[list[str]], n_terms: int) -> list[str]:
-    """Names from the first terms; extended, then numbered, until unique ("other" avoided)."""
-    names, seen = [], {OTHER}
-    for i, keywords in enumerate(keyword_lists):
-        take = n_terms
-        name = " / ".join(keywords[:take]) or f"group {i + 1}"
-        while name in seen and take < len(keywords):
-            take += 1
-            name = " / ".join(keywords[:take])
+def _unique_names(names: list[str]) -> list[str]:
+    """Names made unique by numbering repeats ("other" and empty names avoided)."""
+    out, seen = [], {OTHER}
+    for i, name in enumerate(names):
+        name = name or f"group {i + 1}"
         base, number = name, 2
         while name in seen:
             name, number = f"{base} ({number})", number + 1
         seen.add(name)
-        names.append(name)
-    return names
+        out.append(name)
+    return out

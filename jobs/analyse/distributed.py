@@ -18,7 +18,7 @@ import json
 import logging
 from pathlib import Path
 
-from jobs.analyse.features import reference_prices
+from jobs.analyse.features import brand_vocabulary, reference_prices
 from jobs.analyse.results import QueryResult, StageOutput
 
 log = logging.getLogger("intentmine")
@@ -36,7 +36,8 @@ def _decode(text: str) -> QueryResult:
 
 
 def partition_analyser(logs: str, root: str, week: str, settings_json: str, references: dict[str, float],
-                       product_colours: dict[str, str] | None = None, passed=None):
+                       product_colours: dict[str, str] | None = None, passed=None,
+                       brands: dict[str, tuple[str, ...]] | None = None):
     """The ``mapInPandas`` body: batches of sample JSON -> batches of result JSON.
 
     ``passed``: an accumulator that counts the samples that went through the analyst.
@@ -60,7 +61,7 @@ def partition_analyser(logs: str, root: str, week: str, settings_json: str, refe
             else:
                 from jobs.analyse.rules_runner import RulesAnalyst
 
-                analyst = analyst or RulesAnalyst(logs, settings, references, product_colours)
+                analyst = analyst or RulesAnalyst(logs, settings, references, product_colours, brands)
                 results = [analyst(s) for s in samples]
             yield pd.DataFrame({"query_id": [r.query_id for r in results],
                                 "result_json": [_encode(r) for r in results]})
@@ -85,7 +86,7 @@ def analyse_on_spark(samples: list[dict], logs: Path, settings, root: Path | Non
     colours = product_colours_on_spark(spark, samples, logs, settings) if settings.models.backend == "rules" else {}
     passed = spark.sparkContext.accumulator(0)
     body = partition_analyser(str(logs), str(root or settings.root), week, settings.model_dump_json(),
-                              reference_prices(samples), colours, passed)
+                              reference_prices(samples), colours, passed, brand_vocabulary(samples))
     out = sorted(frame.mapInPandas(body, RESULT_SCHEMA).collect(), key=lambda r: r["query_id"])
     log.info("analyse on spark: %d queries, %d partitions, %d passed through the analyst",
              len(samples), settings.models.partitions, passed.value)

@@ -16,6 +16,7 @@ from collections import Counter
 
 import numpy as np
 
+from jobs.analyse.ocr import NONE, read_brand
 from jobs.common.images import grey_scores
 
 SPEC_FIELDS = ("spec_model", "spec_size", "package_size", "material")
@@ -63,6 +64,18 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
+def foreground_mask(rgb: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the border colour: the photographed item."""
+    img = rgb.astype(np.float32)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    return np.linalg.norm(img - np.median(border, axis=0), axis=2) > FOREGROUND_DISTANCE
+
+
+def printed_brand(query: np.ndarray, brands: tuple[str, ...]) -> str:
+    """The brand printed on the photographed item, among ``brands`` (:func:`jobs.analyse.ocr.read_brand`)."""
+    return read_brand(query, foreground_mask(query), brands) if brands else NONE
+
+
 def query_photo_features(query: np.ndarray, palette: Palette) -> dict:
     """Pixel features of the query photo alone (computed once per photo)."""
     blur, brightness, contrast = grey_scores(grey(query))
@@ -98,10 +111,13 @@ def join_photo_features(query: dict, product_colours: list[str]) -> dict:
             "photo_problem": query["photo_problem"]}
 
 
-def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette) -> dict:
-    """Pixel features of the query photo against its retrieved products' photos."""
-    return join_photo_features(query_photo_features(query, palette),
-                               [product_colour(p, palette) for p in products])
+def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette,
+                   brands: tuple[str, ...] = ()) -> dict:
+    """Pixel features of the query photo against its retrieved products' photos (and the
+    brand printed on it, among ``brands``)."""
+    return {**join_photo_features(query_photo_features(query, palette),
+                                  [product_colour(p, palette) for p in products]),
+            "photo_brand": printed_brand(query, brands)}
 
 
 def _agreement(values: list[str | None]) -> tuple[float, float, str]:
@@ -147,6 +163,24 @@ def metadata_features(products: list[dict], main_category: str,
         fill, agreement, top = _agreement([m.get(field) for m in meta]) if meta else (0.0, 1.0, "none")
         out[f"{name}_fill"], out[f"{name}_agreement"], out[f"top_{name}"] = round(fill, 3), round(agreement, 3), top
     return out
+
+
+def brand_match(products: list[dict], printed: str) -> float:
+    """Share of the results whose brand is the one printed on the photo (1.0 when none is read)."""
+    if printed == NONE or not products:
+        return 1.0
+    return round(sum((p.get("metadata") or {}).get("brand") == printed for p in products) / len(products), 3)
+
+
+def brand_vocabulary(samples: list[dict]) -> dict[str, tuple[str, ...]]:
+    """Brand names the week's retrieved products carry, per main category (what a photo may print)."""
+    by_cat: dict[str, set[str]] = {}
+    for s in samples:
+        for p in s["products"]:
+            meta = p.get("metadata") or {}
+            if meta.get("brand") and meta.get("main_category"):
+                by_cat.setdefault(meta["main_category"], set()).add(meta["brand"])
+    return {k: tuple(sorted(v)) for k, v in by_cat.items()}
 
 
 def reference_prices(samples: list[dict]) -> dict[str, float]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from schemas.llm import LlmReasoning
 
+NO_FINDING = "no rule fired"  # the rules analyst's answer when no expert rule fires: never a signal
+
 
 @dataclass
 class StageOutput:
@@ -69,7 +71,13 @@ def signal_rows(result: QueryResult, run_id: str) -> list[dict]:
              "info": s.info, "reasoning": reasoning.compressed_reasoning,
              "main_category": result.main_category, "backend": out.backend, "model": out.model,
              "prompt_name": out.prompt_name, "prompt_version": out.prompt_version, "run_id": run_id}
-            for i, s in enumerate(reasoning.signals, start=1)]
+            for i, s in enumerate(reasoning.signals, start=1) if s.action.strip() != NO_FINDING]
+
+
+def no_finding(result: QueryResult) -> bool:
+    """Whether the reasoning found nothing (its only signal is :data:`NO_FINDING`)."""
+    out = result.llm.output if result.llm.status in ("ok", "cached") else None
+    return bool(out) and all(s["action"].strip() == NO_FINDING for s in out.get("signals", []))
 
 
 def result_from_rows(query_id: str, main_category: str | None, rows: list[dict]) -> QueryResult:

@@ -12,8 +12,8 @@ import numpy as np
 
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
-from jobs.analyse.features import (Palette, join_photo_features, metadata_features, product_colour,
-                                   query_photo_features)
+from jobs.analyse.features import (Palette, brand_match, join_photo_features, metadata_features, printed_brand,
+                                   product_colour, query_photo_features)
 from jobs.common.images import load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 
@@ -28,16 +28,20 @@ class FeatureExtractor:
     photo is decoded once and measured once: by the cache stage, which decodes it for
     its own feature anyway and hands the result over in ``sample["query_photo"]``
     (:func:`jobs.analyse.stage.attach_query_photos`), else here. ``decodes`` counts the
-    photos decoded here.
+    photos decoded here. The brand printed on the photo is read from the pixels when the
+    query's category has brands to look for (``brands``: category -> the week's brand
+    names), which needs the query photo's pixels here.
     """
 
     def __init__(self, logs: Path | str, rules: ExpertRules, max_side: int,
                  reference_prices: dict[str, float] | None = None,
-                 product_colours: dict[str, str] | None = None):
+                 product_colours: dict[str, str] | None = None,
+                 brands: dict[str, tuple[str, ...]] | None = None):
         self.logs, self.max_side = logs, max_side
         self.palette = Palette(rules.colour_names)
         self.reference_prices = reference_prices or {}
         self.product_colours = dict(product_colours or {})
+        self.brands = brands or {}
         self.decodes = 0
 
     def decode(self, uri: str, owner: str):
@@ -53,10 +57,17 @@ class FeatureExtractor:
 
     def __call__(self, sample: dict) -> dict:
         owner = f"query {sample['query_id']}"
-        query = sample.get("query_photo") or query_photo_features(self.decode(sample["image_uri"], owner),
-                                                                  self.palette)
+        photo, query = None, sample.get("query_photo")
+        if query is None:
+            photo = self.decode(sample["image_uri"], owner)
+            query = query_photo_features(photo, self.palette)
         colours = [self.colour_of(p, owner) for p in sample["products"]]
-        return {**join_photo_features(query, colours),
+        brands = self.brands.get(sample["main_category"], ())
+        if brands and photo is None:
+            photo = self.decode(sample["image_uri"], owner)
+        printed = printed_brand(photo, brands) if brands else printed_brand(None, ())
+        return {**join_photo_features(query, colours), "photo_brand": printed,
+                "photo_brand_match": brand_match(sample["products"], printed),
                 **metadata_features(sample["products"], sample["main_category"], self.reference_prices)}
 
 
@@ -82,11 +93,13 @@ class RulesAnalyst:
     """Sample -> :class:`QueryResult` with ``backend=rules`` on both stages."""
 
     def __init__(self, logs: Path | str, settings, reference_prices: dict[str, float] | None = None,
-                 product_colours: dict[str, str] | None = None):
+                 product_colours: dict[str, str] | None = None,
+                 brands: dict[str, tuple[str, ...]] | None = None):
         m = settings.models
         self.rules = load_rules(m.rules_file or None)
         self.seed = m.seed
-        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices, product_colours)
+        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices, product_colours,
+                                         brands)
         self.model = rules_backend.model_name(self.rules)
 
     def __call__(self, sample: dict) -> QueryResult:

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, signal_rows
+from jobs.analyse.results import QueryResult, analysis_rows, no_finding, result_from_rows, signal_rows
 from core.errors import InputError
 from core.progress import Progress
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
@@ -63,10 +63,10 @@ def attach_query_photos(samples: list[dict], root: Path, week: str, settings) ->
 
 def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
     """The ``rules`` backend over every sample, in this process."""
-    from jobs.analyse.features import reference_prices
+    from jobs.analyse.features import brand_vocabulary, reference_prices
 
     colours = product_colour_table(product_photos(samples), logs, settings)  # once per product
-    analyst = RulesAnalyst(logs, settings, reference_prices(samples), colours)
+    analyst = RulesAnalyst(logs, settings, reference_prices(samples), colours, brand_vocabulary(samples))
     progress = Progress("analyse (rules)", total=len(samples), unit="queries")
     results = []
     for sample in samples:
@@ -140,7 +140,8 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     write_table(root, "signals", week, run_id, to_arrow(Signal, signals))
     status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
     counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
-              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"]}
+              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"],
+              "no_rule": sum(no_finding(r) for r in results)}
     metrics.update({k: float(v) for k, v in counts.items()}, query_photos_from_cache=float(photos_joined))
     record_stage(root, week, run_id, settings, StageRecord(
         stage="analyse", started=started, seconds=round(time.perf_counter() - began, 3),

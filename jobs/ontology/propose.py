@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 from pydantic import ValidationError
 
 from clustering.embeddings import Encoder
 from clustering.keywords import term_matrix
 from clustering.ontology import Ontology
-from clustering.pipeline import distinct_actions
+from clustering.pipeline import Distinct, distinct_actions
 from clustering.propose import OntologyProposer
+from clustering.tokens import clean_action
 from core.errors import InputError
 from jobs.common.embedding import make_encoder
 
@@ -31,12 +33,15 @@ log = logging.getLogger("intentmine")
 BACKENDS = ("data", "vllm")
 
 
-def propose(actions: Sequence[str], settings, backend: str = "data", root: Path | str | None = None) -> Ontology:
-    """The ontology proposed for ``actions`` by ``backend`` (``data`` or ``vllm``)."""
+def propose(actions: Sequence[str], settings, backend: str = "data", root: Path | str | None = None,
+            infos: Sequence[str] | None = None) -> Ontology:
+    """The ontology proposed for ``actions`` by ``backend`` (``data`` or ``vllm``).
+
+    ``infos`` (the Info of each action, same order) are a second signal for the ``data`` backend."""
     if not actions:
         raise InputError("ontology propose: no actions to propose an ontology from")
     if backend == "data":
-        return propose_from_data(actions, make_encoder(settings, root))
+        return propose_from_data(actions, make_encoder(settings, root), infos=infos)
     if backend == "vllm":
         from jobs.ontology.llm import propose_ontology as ask_model
 
@@ -50,8 +55,12 @@ def propose(actions: Sequence[str], settings, backend: str = "data", root: Path 
 
 
 def propose_from_data(actions: Sequence[str], encoder: Encoder, proposer: OntologyProposer | None = None,
-                      min_term_count: float = 2) -> Ontology:
-    """The ``data`` backend: a two-level ontology from raw actions, without a model server."""
+                      min_term_count: float = 2, infos: Sequence[str] | None = None) -> Ontology:
+    """The ``data`` backend: a two-level ontology from raw actions, without a model server.
+
+    ``infos`` (the Info of each action, same order) give the proposer a second signal of
+    what an action is: each distinct text carries the mean embedding of its Infos.
+    """
     proposer = proposer or OntologyProposer()
     data = distinct_actions(actions)
     log.info("propose: %s rows, %s distinct texts", f"{len(actions):,}", f"{len(data.texts):,}")
@@ -61,7 +70,21 @@ def propose_from_data(actions: Sequence[str], encoder: Encoder, proposer: Ontolo
     terms = [t for t, keep in zip(vocabulary, frequent) if keep]
     vectors = encoder.encode(terms) if terms else None
     started = time.perf_counter()
-    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors, data.spelling).ontology_
+    info_vectors = None if infos is None else mean_info_vectors(data, infos, encoder)
+    ontology = proposer.fit(data.tokens, X, data.weight, terms, vectors, data.spelling, info_vectors).ontology_
     log.info("propose: %d main categories, %d subcategories in %.1fs", len(ontology.categories),
              sum(len(c.subcategories) for c in ontology.categories), time.perf_counter() - started)
     return ontology
+
+
+def mean_info_vectors(data: Distinct, infos: Sequence[str], encoder: Encoder) -> np.ndarray:
+    """Per distinct text, the mean embedding of the (non-empty) Infos its rows carried."""
+    if len(infos) != data.row_code.size:
+        raise ValueError(f"{len(infos)} infos for {data.row_code.size} actions")
+    cleaned = pd.Series([clean_action(str(i or "")) for i in infos], dtype=object)
+    code, unique = pd.factorize(cleaned, sort=False)
+    vectors = encoder.encode(list(unique)).astype(np.float32)
+    vectors[np.asarray([u == "" for u in unique])] = 0
+    out = np.zeros((len(data.texts), vectors.shape[1]), np.float32)
+    np.add.at(out, data.row_code, vectors[code])
+    return out

@@ -22,13 +22,13 @@ from jobs.registry import ontology as series
 log = logging.getLogger("intentmine")
 
 
-def week_actions(root: Path, week: str) -> list[str]:
-    """The actions of a week's signals (at least one)."""
+def week_actions(root: Path, week: str) -> tuple[list[str], list[str]]:
+    """The actions of a week's signals (at least one) and their Infos, same order."""
     week_bounds(week)
-    rows = read_table(root, "signals", week, columns=["action"]).column("action").to_pylist()
-    if not rows:
+    signals = read_table(root, "signals", week, columns=["action", "info"])
+    if not signals.num_rows:
         raise InputError(f"table signals, week {week}: no actions to propose an ontology from")
-    return rows
+    return signals.column("action").to_pylist(), signals.column("info").to_pylist()
 
 
 def ontology_for_week(root: Path, week: str, settings) -> Path:
@@ -41,7 +41,8 @@ def ontology_for_week(root: Path, week: str, settings) -> Path:
         if not path.is_file():
             raise InputError(f"cluster.ontology {path}: no such ontology file")
         return path
-    ontology = propose(week_actions(root, week), settings, "data", root)
+    actions, infos = week_actions(root, week)
+    ontology = propose(actions, settings, "data", root, infos)
     path = series.write(root, ontology)
     log.info("cluster %s: no ontology yet; proposed v%d from the week's signals (%d categories, "
              "%d subcategories) at %s", week, ontology.version, len(ontology.categories),
@@ -52,8 +53,8 @@ def ontology_for_week(root: Path, week: str, settings) -> Path:
 def propose_to_file(out: Path, settings, backend: str = "data", actions: Path | None = None,
                     root: Path | None = None, week: str | None = None) -> dict:
     """``ontology propose``: from an actions file or a week's signals, write the ontology YAML."""
-    rows = read_actions(actions) if actions is not None else week_actions(root, week)
-    ontology = propose(rows, settings, backend, root)
+    rows, infos = (read_actions(actions), None) if actions is not None else week_actions(root, week)
+    ontology = propose(rows, settings, backend, root, infos)
     dump_ontology(ontology, out)
     return {"out": str(out), "categories": len(ontology.categories),
             "subcategories": sum(len(c.subcategories) for c in ontology.categories)}

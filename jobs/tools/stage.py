@@ -75,7 +75,8 @@ def run_tools(logs: Path, root: Path, week: str, settings: Settings) -> dict:
     reg.save_for_week(root, week, registry)
     counts = {"tools": tools.num_rows, "new_tools": len(set(registry.tools) - before),
               "retired": len(retired), "decisions_applied": applied, "decisions_skipped": skipped,
-              "list_version": version, "training_samples": training.num_rows}
+              "list_version": version, "training_samples": training.num_rows,
+              "signals_without_tool_share": round(float(rows["tool_id"].isna().mean()) if len(rows) else 0.0, 4)}
     record_stage(root, week, run_id, settings, StageRecord(
         stage="tools", started=started, seconds=round(time.perf_counter() - began, 3), tables=tables,
         metrics={k: float(v) for k, v in counts.items()} | {"new_list_version": float(is_new)}))

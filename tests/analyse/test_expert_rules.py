@@ -52,9 +52,17 @@ def test_mixed_categories_on_category_entropy():
     assert "mixed_categories" in fired(features(items=[product(i, main_category=c) for i, c in enumerate(cats)]))
 
 
-def test_brand_disagreement_needs_many_brands():
+def test_brand_disagreement_needs_a_printed_brand_the_results_lack():
+    from jobs.analyse.features import brand_match
+
     items = [product(i, brand=f"B{i}") for i in range(6)]
-    assert "brand_disagreement" in fired(features(items=items))
+    assert "brand_disagreement" not in fired(features(items=items))  # nothing printed on the photo
+    printed = {**features(items=items), "photo_brand": "B9", "photo_brand_match": brand_match(items, "B9")}
+    assert "brand_disagreement" in fired(printed)
+    assert RULES.rules[[r.id for r in RULES.rules].index("brand_disagreement")].info_for(printed) == "B9"
+    same = [product(i, brand="B9") for i in range(6)]
+    assert "brand_disagreement" not in fired({**features(items=same), "photo_brand": "B9",
+                                              "photo_brand_match": brand_match(same, "B9")})
 
 
 def test_spec_mismatch_for_parts():

@@ -91,9 +91,10 @@ def test_subcategories_are_named_by_their_most_typical_text():
         centre = U[members].mean(axis=0)
         closest = members[np.argmax(U[members] @ (centre / np.linalg.norm(centre)))]
         assert sub.name == texts[closest]
-    # without texts, names stay made of keywords
+    # without texts, names are plain words from the keywords (no "a / b" pairs)
     plain = OntologyProposer(min_share=0.0).fit(tokens, X).ontology_
-    assert all(" / " in s.name for c in plain.categories for s in c.subcategories)
+    names = [s.name for c in plain.categories for s in c.subcategories] + [c.name for c in plain.categories]
+    assert all(" / " not in n and n for n in names)
 
 
 def test_names_keep_the_first_raw_spelling_without_its_index_marker():
@@ -103,3 +104,36 @@ def test_names_keep_the_first_raw_spelling_without_its_index_marker():
     assert data.texts == ["match the item s colour", "add brand filter"]
     assert data.weight.tolist() == [2.0, 1.0]
     assert data.spelling == ["Match the item's colour", "Add brand filter"]
+
+
+def test_main_names_count_spelling_variants_once_and_follow_word_order():
+    X, tokens, group = hierarchy(seed=5)
+    tokens = [["colour", "color", "filter"] if g < 3 else t for t, g in zip(tokens, group)]
+    onto = OntologyProposer(min_share=0.0).fit(tokens, X).ontology_
+    colour = next(c for c in onto.categories if "colour" in c.name or "color" in c.name)
+    assert not ("colour" in colour.name.split() and "color" in colour.name.split())
+
+
+def test_a_term_of_one_text_is_no_keyword():
+    X, tokens, group = hierarchy(seed=6)
+    tokens = [t + (["lindt"] if i == 0 else []) for i, t in enumerate(tokens)]
+    onto = OntologyProposer(min_share=0.0).fit(tokens, X).ontology_
+    assert all("lindt" not in s.keywords for c in onto.categories for s in c.subcategories)
+
+
+def test_info_vectors_separate_wordings_that_look_alike():
+    """Two operations whose action embeddings overlap but whose Infos differ: the Info signal
+    splits them, the actions alone cannot."""
+    rng = np.random.default_rng(7)
+    dim, per = 32, 40
+    group = np.repeat(np.arange(3), per)
+    action_dirs = rng.normal(size=(3, dim))
+    action_dirs[1] = action_dirs[0]  # groups 0 and 1 are worded alike
+    X = action_dirs[group] + 0.3 * rng.normal(size=(group.size, dim))
+    info_dirs = rng.normal(size=(3, dim))
+    infos = info_dirs[group] + 0.3 * rng.normal(size=(group.size, dim))
+    tokens = [WORDS[3 * g] for g in group]
+    alone = OntologyProposer(min_share=0.0).fit(tokens, X).fine_
+    joined = OntologyProposer(min_share=0.0).fit(tokens, X, info_vectors=infos).fine_
+    assert adjusted_rand_score(group, joined) == 1.0
+    assert adjusted_rand_score(group, alone) < 0.9

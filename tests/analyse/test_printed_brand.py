@@ -1,0 +1,44 @@
+"""The rules analyst reads the brand printed on generated photos, and a query with no finding
+makes no signal."""
+
+import numpy as np
+
+from jobs.analyse.features import foreground_mask
+from jobs.analyse.ocr import NONE, read_brand
+from jobs.analyse.results import NO_FINDING, QueryResult, StageOutput, no_finding, signal_rows
+from jobs.generate.images import draw_item, photo
+
+BRANDS = ("Lindt", "Nestle", "Bestore", "Three Squirrels", "Liziqi", "Dove")
+
+
+def test_printed_brand_is_read_from_the_photo():
+    rng = np.random.default_rng(3)
+    right = 0
+    for i in range(24):
+        brand = BRANDS[i % len(BRANDS)]
+        colour = ("black", "red", "white", "yellow", "blue", "green")[i % 6]
+        img = np.asarray(photo(draw_item(96, "box", colour, rng, brand), rng))
+        right += read_brand(img, foreground_mask(img), BRANDS) == brand
+    assert right >= 21  # at least 7 of 8
+
+
+def test_a_photo_without_text_reads_nothing():
+    rng = np.random.default_rng(4)
+    wrong = 0
+    for i in range(12):
+        img = np.asarray(photo(draw_item(96, "box", ("black", "red", "white")[i % 3], rng, None), rng))
+        wrong += read_brand(img, foreground_mask(img), BRANDS) != NONE
+    assert wrong <= 1
+
+
+def _result(actions):
+    out = {"reasoning": "r", "compressed_reasoning": "c",
+           "signals": [{"action": a, "info": "apparel"} for a in actions]}
+    return QueryResult("q1", "apparel", StageOutput("ok"), StageOutput("ok", output=out, backend="rules"))
+
+
+def test_no_rule_makes_no_signal_but_is_counted():
+    nothing = _result([NO_FINDING])
+    assert signal_rows(nothing, "run") == [] and no_finding(nothing)
+    found = _result(["refine search condition"])
+    assert len(signal_rows(found, "run")) == 1 and not no_finding(found)
