@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.analyse.results import QueryResult, analysis_rows, result_from_rows, signal_rows
+from jobs.analyse.results import POLICY_FAILED, QueryResult, analysis_rows, checked, result_from_rows, signal_rows
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples
 from core.errors import InputError
 from core.progress import Progress
@@ -102,14 +102,15 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
         results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
     fresh = {r.query_id: r for r in results}
     results += reuse_hits(hits, {s["query_id"]: s for s in samples}, fresh, Path(root), week)
-    results.sort(key=lambda r: r.query_id)
+    results = sorted((checked(r) for r in results), key=lambda r: r.query_id)  # schema + content policy
     analyses = [row for r in results for row in analysis_rows(r, run_id)]
     signals = [row for r in results for row in signal_rows(r, run_id)]
     write_table(root, "analyses", week, run_id, to_arrow(Analysis, analyses))
     write_table(root, "signals", week, run_id, to_arrow(Signal, signals))
     status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
     counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
-              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"]}
+              "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"],
+              "policy_failed": sum(POLICY_FAILED in (a["error"] or "") for a in analyses)}
     metrics.update({k: float(v) for k, v in counts.items()})
     record_stage(root, week, run_id, settings, StageRecord(
         stage="analyse", started=started, seconds=round(time.perf_counter() - began, 3),
