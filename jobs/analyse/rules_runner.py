@@ -11,7 +11,7 @@ from pathlib import Path
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
 from jobs.analyse.features import Palette, metadata_features, photo_features
-from jobs.common.images import ImageCache
+from jobs.common.images import ImageCache, image_policy
 from jobs.analyse.results import QueryResult, StageOutput
 
 
@@ -40,7 +40,8 @@ class RulesAnalyst:
         m = settings.models
         self.rules = load_rules(m.rules_file or None)
         self.seed = m.seed
-        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices)
+        self.features = FeatureExtractor(image_policy(logs, settings), self.rules, m.feature_max_side,
+                                         reference_prices)
         self.model = rules_backend.model_name(self.rules)
 
     def __call__(self, sample: dict) -> QueryResult:

@@ -49,8 +49,8 @@ class Analyst:
     def __init__(self, logs: Path, root: Path, week: str, settings, references: dict[str, float]):
         self.logs, self.m = logs, settings.models
         self.images = image_policy(logs, settings)
+        self.features = FeatureExtractor(self.images, rules, self.m.feature_max_side, references)
         rules = load_rules(self.m.rules_file or None)
-        self.features = FeatureExtractor(logs, rules, self.m.feature_max_side, references)
         self.vlm_prompt, self.llm_prompt = load_prompt("vlm_analysis"), load_prompt("llm_reasoning")
         self.static = {"expert_rules": rules.prompt_text()}
         checkpoint = Checkpoint(checkpoint_path(root, "analyse", week))

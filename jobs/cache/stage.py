@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.common.images import load_rgb
+from jobs.common.images import image_policy, load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
 from core.progress import Progress
@@ -33,8 +33,9 @@ def features_of(queries: list[dict], logs: Path, settings) -> np.ndarray:
     c = settings.cache
     progress = Progress("cache features", total=len(queries), unit="images")
     out = np.zeros((len(queries), DIM), np.float32)
+    policy = image_policy(logs, settings)
     for i, q in enumerate(queries):
-        rgb = np.asarray(load_rgb(logs, q["image_uri"], c.feature_side, f"query {q['query_id']}"))
+        rgb = np.asarray(load_rgb(policy, q["image_uri"], c.feature_side, f"query {q['query_id']}"))
         out[i] = image_feature(rgb, c.background_scale, c.item_scale, c.shape_scale)
         progress.update()
     progress.close()

@@ -225,13 +225,19 @@ def unknown_references(df, table: str, row_key, references: list[tuple[str, str,
 
 def read_logs(spark, logs: str, start: dt.datetime) -> LogTables:
     """The week's clean log tables; raises InputError for a missing table."""
+    dates = week_dates(start)
+    return clean_tables({t: read_raw(spark, logs, t, dates if t in PARTITIONED else None)
+                         for t in ("search_events", "impressions", "clicks", "products")})
+
+
+def clean_tables(raw: dict) -> LogTables:
+    """The row rules, all in one place: every raw row ends clean or in ``rejected`` once."""
     from pyspark.sql import functions as F
 
-    dates = week_dates(start)
-    events, bad_events = clean_events(read_raw(spark, logs, "search_events", dates))
-    impressions, bad_impressions = clean_impressions(read_raw(spark, logs, "impressions", dates))
-    clicks, bad_clicks = clean_clicks(read_raw(spark, logs, "clicks", dates))
-    products, bad_products = clean_products(read_raw(spark, logs, "products", None))
+    events, bad_events = clean_events(raw["search_events"])
+    impressions, bad_impressions = clean_impressions(raw["impressions"])
+    clicks, bad_clicks = clean_clicks(raw["clicks"])
+    products, bad_products = clean_products(raw["products"])
     impressions, orphan_impressions = unknown_references(
         impressions, "impressions", F.concat_ws("#", "query_id", F.col("rank").cast("string")),
         [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)])
