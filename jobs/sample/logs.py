@@ -238,6 +238,9 @@ def clean_tables(raw: dict) -> LogTables:
     impressions, bad_impressions = clean_impressions(raw["impressions"])
     clicks, bad_clicks = clean_clicks(raw["clicks"])
     products, bad_products = clean_products(raw["products"])
+    # computed once and cut from their lineage: the reference checks and every later step
+    # read them, and their plans would otherwise be copied into each (Catalyst ran out of heap)
+    events, products = events.localCheckpoint(eager=True), products.localCheckpoint(eager=True)
     impressions, orphan_impressions = unknown_references(
         impressions, "impressions", F.concat_ws("#", "query_id", F.col("rank").cast("string")),
         [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)])
