@@ -36,6 +36,9 @@ def get_spark(settings: SparkSettings | None = None):
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # issue 13: the sample stage's per-row rules over the catalogue's many cast columns made
+        # constraint propagation (inferring IS NOT NULL filters) exhaust the driver heap
+        .config("spark.sql.constraintPropagation.enabled", "false")
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)
