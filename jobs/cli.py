@@ -53,14 +53,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that only read the warehouse: a read-only --root is fine for them.
+READ_ONLY = {("review", "list"), ("serve", None), ("replay", None), ("ontology", None)}
+
+
+def _reads_only(args) -> bool:
+    return (args.command, getattr(args, "review_action", None)) in READ_ONLY or (args.command, None) in READ_ONLY
+
+
+def _setting_error(exc) -> str:
+    """A pydantic ValidationError as one line naming the setting (no documentation URL)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or exc.title
+    return f"setting {where}: {first['msg']} (environment INTENTMINE_{where.upper().replace('.', '__')})"
+
+
+def _os_error(exc: OSError) -> str:
+    """An OS error as one line naming the path (disk full, permission, missing folder...)."""
+    what = exc.strerror or type(exc).__name__
+    where = exc.filename if exc.filename is not None else "?"
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    return f"{what}: {where}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """Parse, check ``--root`` early, run; every failure a user can cause is one line, exit 2."""
+    from pydantic import ValidationError
+
+    from jobs.pipeline import check_root
+
+    try:
+        parser = build_parser()  # some commands take defaults from the settings
+    except ValidationError as exc:
+        sys.stderr.write(f"intentmine: error: {_setting_error(exc)}\n")
+        return 2
     args = parser.parse_args(argv)
     setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    fail = f"intentmine {args.command}: error:"
     try:
+        if getattr(args, "root", None) is not None:
+            check_root(args.root, writable=not _reads_only(args))
         return int(args.func(args) or 0)
     except InputError as exc:
-        sys.stderr.write(f"intentmine {args.command}: error: {exc}\n")
+        sys.stderr.write(f"{fail} {exc}\n")
+        return 2
+    except ValidationError as exc:  # a setting from the environment or a flag
+        sys.stderr.write(f"{fail} {_setting_error(exc)}\n")
+        return 2
+    except OSError as exc:
+        sys.stderr.write(f"{fail} {_os_error(exc)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"intentmine {args.command}: interrupted; nothing was published\n")

@@ -54,11 +54,50 @@ def run_command(args) -> int:
 
 
 def validate_logs(logs: Path, root: Path, week: str, settings: Settings) -> dict:
-    """Read every raw log table through its schema; count rows."""
-    from jobs.common.storage import read_log_table
-    from schemas.tables import LOG_TABLES
+    """File-level check of the week's logs (readable Parquet, required columns, types), from the
+    footers alone; rows per table and empty day partitions. Row-level faults (a null id, an
+    ``inf`` similarity, invalid UTF-8) are not decided here: sample quarantines them per row."""
+    from jobs.common.storage import week_bounds
+    from jobs.sample.files import check_log_files
+    from jobs.sample.logs import week_dates
 
-    return {name: read_log_table(logs, name).num_rows for name in LOG_TABLES}
+    files = check_log_files(str(logs), week_dates(week_bounds(week)[0]))
+    return {**files.rows, "empty_partitions": len(files.empty_partitions)}
+
+
+def check_root(root: Path | str, writable: bool = True) -> None:
+    """One line, before any heavy work, when ``root`` cannot be the warehouse: a file, or a
+    folder (or the nearest existing parent of one to be created) this process cannot write.
+    URIs with a scheme are left to the filesystem layer."""
+    import os
+    import tempfile
+
+    text = str(root)
+    if "://" in text:
+        return
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--root {path}: is a file, expected a folder (or a path to create)")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--root {path}: {existing} is a file, expected a folder")
+    if not writable:
+        return
+    try:  # os.access is wrong for root and for read-only mounts: try it
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".intentmine-probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--root {path}: cannot write in {existing} ({exc.strerror or exc})") from None
+    if existing != path:
+        return
+    for child in ("_staging", "_manifests"):
+        folder = path / child
+        if folder.exists() and not os.access(folder, os.W_OK):
+            raise InputError(f"--root {path}: cannot write in {folder}")
 
 
 def stage_function(name: str) -> Callable[..., dict]:
@@ -85,6 +124,7 @@ def run_week(logs: Path, root: Path, week: str, settings: Settings,
     from jobs.common.storage import week_bounds
 
     week_bounds(week)
+    check_root(root)
     results = {}
     for name in select_stages(first, last):
         log.info("stage %s: starting (week %s)", name, week)

@@ -5,6 +5,12 @@ descriptions) and a ``user`` part (per query, last), so vLLM's prefix cache reus
 everything before the query. Rendering fails naming the first missing variable, and
 a variable a template does not declare is an error too: a silently empty slot in a
 prompt is a bug that no test of the output would catch.
+
+Per-query values come from the logs (titles, brands, OCR text) or from an earlier
+model's answer: they are data, never instructions. Templates put each of them between
+:data:`DATA_OPEN` and :data:`DATA_CLOSE` and say so in the system part; rendering
+(:func:`as_data`) removes anything that looks like those markers from the values and
+drops control characters, so a value cannot close its block and speak as the prompt.
 """
 
 from __future__ import annotations
@@ -23,6 +29,14 @@ from core.errors import InputError
 
 PROMPTS_DIR = resources.files("prompts")  # a folder, or a zip on Spark executors
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+DATA_OPEN, DATA_CLOSE = "<untrusted-data>", "</untrusted-data>"
+_MARKER = re.compile(r"<\s*/?\s*untrusted[-_\s]*data[^>]*>?", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+
+
+def as_data(value: object) -> str:
+    """A per-query value made safe to place between the data markers."""
+    return _CONTROL.sub(" ", _MARKER.sub("[marker removed]", str(value)))
 
 
 class PromptError(InputError):
@@ -55,7 +69,9 @@ class PromptTemplate(BaseModel):
         return _fill(self.system, self.static_variables, values, f"{self.key} system")
 
     def render_user(self, **values: object) -> str:
-        return _fill(self.user, self.variables, values, f"{self.key} user")
+        """The per-query part; every value passes through :func:`as_data`."""
+        checked = {k: as_data(v) if v is not None else None for k, v in values.items()}
+        return _fill(self.user, self.variables, checked, f"{self.key} user")
 
     def render(self, static: dict, per_query: dict) -> list[dict]:
         """Chat messages: the static system message first, the per-query user message last."""

@@ -40,7 +40,7 @@ def test_corrupt_log_table_is_named(small_logs, tmp_path):
     part.write_bytes(b"not parquet at all")
     out = run("run", "--logs", str(logs), "--root", str(tmp_path / "wh"), "--week", "2026-W47", "--to", "validate")
     assert out.returncode == 2
-    assert "logs table clicks" in out.stderr and "unreadable Parquet" in out.stderr
+    assert f"logs file {part}: not a readable Parquet file" in out.stderr
 
 
 def test_demo_generates_and_runs_every_stage(tmp_path):

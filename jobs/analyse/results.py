@@ -3,14 +3,31 @@
 Both backends (and cache hits) produce :class:`QueryResult`; this module alone turns
 it into table rows, so provenance (backend, model, prompt name and version, run id)
 is written the same way whatever produced the answer.
+
+A model's answer is untrusted too (a prompt injection in a product title may steer it):
+before it becomes a signal, :func:`checked` validates it against its schema *and* the
+content policy (:func:`policy_violation`): every string is plain text, with no markup
+(``<``, ``>``), no control or bidirectional-override characters, within length caps. A
+failing answer is kept in ``analyses`` with status ``failed`` and the reason, counted,
+and never published as a signal.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
-from schemas.llm import LlmReasoning
+from pydantic import BaseModel, ValidationError
+
+from schemas.llm import LlmReasoning, VlmAnalysis
+
+POLICY_FAILED = "content policy"
+_MARKUP = re.compile(r"[<>]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAK = re.compile(r"[\n\t]")
+MAX_CHARS = {"action": 80, "info": 80}  # Action -> Info are short; other fields: their schema caps
+MULTILINE = {"reasoning"}  # the trace may break lines; nothing else may
 
 NO_FINDING = "no rule fired"  # the rules analyst's answer when no expert rule fires: never a signal
 
@@ -47,6 +64,60 @@ class QueryResult:
             return StageOutput(status=status, output=s.output, raw=s.raw, error=s.error, model=s.model,
                                backend=s.backend, prompt_name=s.prompt_name, prompt_version=s.prompt_version)
         return QueryResult(query_id, main_category, copy(self.vlm), copy(self.llm))
+
+
+def _strings(value, path: str = ""):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}[{i}]")
+
+
+def policy_violation(output: dict) -> str | None:
+    """Why an answer breaks the content policy (naming the field), or None when it is plain text."""
+    for path, text in _strings(output):
+        name = re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]
+        if _MARKUP.search(text):
+            return f"{path}: markup character '{_MARKUP.search(text).group()}'"
+        if _CONTROL.search(text) or (name not in MULTILINE and _LINE_BREAK.search(text)):
+            return f"{path}: control character U+{ord((_CONTROL.search(text) or _LINE_BREAK.search(text)).group()):04X}"
+        if name in MAX_CHARS and len(text) > MAX_CHARS[name]:
+            return f"{path}: {len(text)} characters (max {MAX_CHARS[name]})"
+    return None
+
+
+def _check(out: StageOutput, model: type[BaseModel]) -> StageOutput:
+    if out.status not in ("ok", "cached") or out.output is None:
+        return out
+    try:
+        model.model_validate(out.output)
+        reason = policy_violation(out.output)
+        why = f"{POLICY_FAILED}: {reason}" if reason else None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        why = f"schema: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if why is None:
+        return out
+    return replace(out, status="failed", output=None, error=why,
+                   raw=json.dumps(out.output, ensure_ascii=False, sort_keys=True))
+
+
+def checked(result: QueryResult) -> QueryResult:
+    """``result`` with each answer that fails its schema or the content policy marked failed.
+
+    When the VLM answer fails, the reasoning answer built on it fails too.
+    """
+    vlm, llm = _check(result.vlm, VlmAnalysis), _check(result.llm, LlmReasoning)
+    if vlm is not result.vlm and llm.status in ("ok", "cached"):
+        llm = replace(llm, status="failed", output=None, error=f"skipped: the VLM answer failed ({vlm.error})",
+                      raw=json.dumps(llm.output, ensure_ascii=False, sort_keys=True))
+    if vlm is result.vlm and llm is result.llm:
+        return result
+    return QueryResult(result.query_id, result.main_category, vlm, llm, result.extra)
 
 
 def analysis_rows(result: QueryResult, run_id: str) -> list[dict]:

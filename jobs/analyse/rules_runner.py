@@ -14,7 +14,7 @@ from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
 from jobs.analyse.features import (Palette, brand_match, join_photo_features, metadata_features, printed_brand,
                                    product_colour, query_photo_features)
-from jobs.common.images import load_rgb
+from jobs.common.images import image_policy, load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 
 
@@ -83,7 +83,7 @@ def product_photos(samples: list[dict]) -> list[dict]:
 def product_colour_table(photos: list[dict], logs: Path | str, settings) -> dict[str, str]:
     """image_uri -> dominant colour for each product photo (one decode each)."""
     m = settings.models
-    extractor = FeatureExtractor(logs, load_rules(m.rules_file or None), m.feature_max_side)
+    extractor = FeatureExtractor(image_policy(logs, settings), load_rules(m.rules_file or None), m.feature_max_side)
     for p in photos:
         extractor.colour_of(p, "product table")
     return extractor.product_colours
@@ -98,8 +98,8 @@ class RulesAnalyst:
         m = settings.models
         self.rules = load_rules(m.rules_file or None)
         self.seed = m.seed
-        self.features = FeatureExtractor(logs, self.rules, m.feature_max_side, reference_prices, product_colours,
-                                         brands)
+        self.features = FeatureExtractor(image_policy(logs, settings), self.rules, m.feature_max_side,
+                                         reference_prices, product_colours, brands)
         self.model = rules_backend.model_name(self.rules)
 
     def __call__(self, sample: dict) -> QueryResult:

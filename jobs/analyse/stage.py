@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.analyse.results import QueryResult, analysis_rows, no_finding, result_from_rows, signal_rows
+from jobs.analyse.results import POLICY_FAILED, QueryResult, analysis_rows, checked, no_finding, result_from_rows, signal_rows
 from core.errors import InputError
 from core.progress import Progress
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
@@ -133,7 +133,7 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
         results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
     fresh = {r.query_id: r for r in results}
     results += reuse_hits(hits, {s["query_id"]: s for s in samples}, fresh, Path(root), week)
-    results.sort(key=lambda r: r.query_id)
+    results = sorted((checked(r) for r in results), key=lambda r: r.query_id)  # schema + content policy
     analyses = [row for r in results for row in analysis_rows(r, run_id)]
     signals = [row for r in results for row in signal_rows(r, run_id)]
     write_table(root, "analyses", week, run_id, to_arrow(Analysis, analyses))
@@ -141,7 +141,8 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
     counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
               "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"],
-              "no_rule": sum(no_finding(r) for r in results)}
+              "no_rule": sum(no_finding(r) for r in results),
+              "policy_failed": sum(POLICY_FAILED in (a["error"] or "") for a in analyses)}
     metrics.update({k: float(v) for k, v in counts.items()}, query_photos_from_cache=float(photos_joined))
     record_stage(root, week, run_id, settings, StageRecord(
         stage="analyse", started=started, seconds=round(time.perf_counter() - began, 3),

@@ -17,7 +17,7 @@ from jobs.analyse.checkpoint import Checkpoint, request_key
 from jobs.analyse.client import ModelClient, ModelRequest
 from jobs.analyse.expert_rules import load_rules
 from jobs.analyse.features import reference_prices
-from jobs.common.images import data_uri, load_rgb
+from jobs.common.images import data_uri, image_policy, load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 from jobs.analyse.rules_runner import FeatureExtractor
 from core.progress import Progress
@@ -26,14 +26,20 @@ from prompts.loader import load_prompt, shared_prefix_share
 from schemas.llm import LlmReasoning, VlmAnalysis
 
 
+def one_line(text: object) -> str:
+    """A logged string on one line: a title cannot start a fake row of the table."""
+    return " ".join(str(text).split())
+
+
 def products_table(sample: dict) -> str:
-    return "\n".join(f"{p['rank']}. {p['title']} | price {p['price']:.2f} | similarity {p['similarity']:.2f}"
+    return "\n".join(f"{p['rank']}. {one_line(p['title'])} | price {p['price']:.2f} | similarity {p['similarity']:.2f}"
                      for p in sample["products"])
 
 
 def metadata_table(sample: dict) -> str:
     fields = sample.get("top_fields") or []
-    return "\n".join(f"{p['rank']}. " + "; ".join(f"{f}={p['metadata'][f]}" for f in fields if f in p["metadata"])
+    return "\n".join(f"{p['rank']}. " + "; ".join(f"{f}={one_line(p['metadata'][f])}" for f in fields
+                                                 if f in p["metadata"])
                      for p in sample["products"])
 
 
@@ -42,8 +48,9 @@ class Analyst:
 
     def __init__(self, logs: Path, root: Path, week: str, settings, references: dict[str, float]):
         self.logs, self.m = logs, settings.models
+        self.images = image_policy(logs, settings)
         rules = load_rules(self.m.rules_file or None)
-        self.features = FeatureExtractor(logs, rules, self.m.feature_max_side, references)
+        self.features = FeatureExtractor(self.images, rules, self.m.feature_max_side, references)
         self.vlm_prompt, self.llm_prompt = load_prompt("vlm_analysis"), load_prompt("llm_reasoning")
         self.static = {"expert_rules": rules.prompt_text()}
         checkpoint = Checkpoint(checkpoint_path(root, "analyse", week))
@@ -56,7 +63,7 @@ class Analyst:
             return None
         if self.m.image_mode == "url":
             return {"type": "image_url", "image_url": {"url": self.m.image_url_base.rstrip("/") + "/" + uri}}
-        img = load_rgb(self.logs, uri, self.m.image_max_side, owner)
+        img = load_rgb(self.images, uri, self.m.image_max_side, owner)
         return {"type": "image_url", "image_url": {"url": data_uri(img, self.m.image_max_side)}}
 
     def vlm_request(self, sample: dict) -> ModelRequest:

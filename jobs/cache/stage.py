@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from jobs.analyse.features import query_features_key, query_photo_features, rules_palette
-from jobs.common.images import load_rgb
+from jobs.common.images import image_policy, load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
 from core.progress import Progress
@@ -42,8 +42,9 @@ def features_of(queries: list[dict], logs: Path, settings, photo_rows: list[dict
     side = settings.models.feature_max_side
     progress = Progress("cache features", total=len(queries), unit="images")
     out = np.zeros((len(queries), DIM), np.float32)
+    policy = image_policy(logs, settings)
     for i, q in enumerate(queries):
-        full = load_rgb(logs, q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
+        full = load_rgb(policy, q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
         out[i] = image_feature(np.asarray(_shrunk(full, c.feature_side)), c.background_scale, c.item_scale,
                                c.shape_scale)
         if photo_rows is not None:

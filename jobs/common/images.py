@@ -1,42 +1,232 @@
 """Image I/O for every stage that reads photos (sample, cache, analyse): one place.
 
-- :func:`image_location` and :func:`read_bytes`: where a log's ``image_uri`` points
-  (relative to the logs folder, or a URI with a scheme read through ``pyarrow.fs``);
-- :func:`load_rgb`: decode to RGB, shrunk; a missing or corrupt file is an
-  :class:`InputError` naming its owner (the query or product) and the file. The sample
-  stage already dropped unreadable query photos, so here it means the logs changed
-  under the run, and the run stops instead of analysing a blank picture;
-- :func:`grey_scores`: the pixel measures of image quality; :func:`data_uri` for prompts;
+An ``image_uri`` comes from the logs, so it is untrusted. :class:`ImagePolicy` says where
+photos may be read from and how much of one may be read:
+
+- :func:`locate`: the location is resolved strictly inside the configured image roots (the
+  logs folder, plus ``sample.image_roots``): no ``..`` segment, no scheme (``file://``,
+  ``s3://``, ``http://``...) unless a configured root is itself such a URI and the location
+  lies under it, no query string, no symlink that leads out (the path is resolved, then checked);
+- :func:`read_bytes`: regular files only (no device, FIFO or directory), at most
+  ``max_bytes`` read, the whole read and decode bounded by ``timeout_s``;
+- :func:`decode`: only common photo formats, and the pixel count checked on the header
+  (``max_pixels``) before any pixel is decoded, so a decompression bomb costs nothing.
+
+A refusal is :class:`ImageRejected` with one of :data:`IMAGE_REASONS`; the sample stage turns
+it into a per-row quarantine reason. :func:`load_rgb` (cache and analyse, which read only what
+sample accepted) turns it into an :class:`InputError` naming the owner and the file.
+:func:`grey_scores` are the pixel measures of image quality; :func:`data_uri` is for prompts;
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import os
+import re
+import stat
+import threading
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from core.errors import InputError
 
+IMAGE_REASONS = ("image_path_outside_root", "image_not_regular_file", "image_too_large",
+                 "image_too_many_pixels", "image_timeout", "image_unreadable")
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # photo formats; no exotic decoders
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_REPR = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f...>"
 
-def image_location(logs_root: str, image_uri: str) -> str:
-    """Where to read an image: URIs with a scheme as they are, others under the logs folder."""
-    if "://" in image_uri:
-        return image_uri
-    return f"{logs_root.rstrip('/')}/{image_uri.lstrip('/')}"
+
+class ImageRejected(Exception):
+    """An image that is not read: ``reason`` is one of :data:`IMAGE_REASONS`."""
+
+    def __init__(self, reason: str, detail: str):
+        assert reason in IMAGE_REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
 
 
-def read_bytes(location: str) -> bytes:
-    if "://" in location and not location.startswith("file://"):
-        from pyarrow import fs
+@dataclass(frozen=True)
+class ImagePolicy:
+    """Where photos may be read from (the first root resolves relative URIs) and the caps."""
 
+    roots: tuple[str, ...]
+    max_bytes: int = 20_000_000
+    max_pixels: int = 50_000_000
+    timeout_s: float = 10.0
+
+
+def image_policy(logs: Path | str, settings=None) -> ImagePolicy:
+    """The policy for a run: the logs folder first, then ``settings.sample.image_roots``."""
+    if settings is None:
+        return ImagePolicy(roots=(str(logs),))
+    s = settings.sample
+    return ImagePolicy(roots=(str(logs), *s.image_roots), max_bytes=s.max_image_bytes,
+                       max_pixels=s.max_image_pixels, timeout_s=s.image_timeout_s)
+
+
+def _as_policy(source: ImagePolicy | Path | str) -> ImagePolicy:
+    return source if isinstance(source, ImagePolicy) else ImagePolicy(roots=(str(source),))
+
+
+def _is_uri(root: str) -> bool:
+    return "://" in root and not root.startswith("file://")
+
+
+def _local(root: str) -> str:
+    return os.path.realpath(root.removeprefix("file://"))
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def locate(policy: ImagePolicy, uri: str) -> str:
+    """Where to read ``uri``: a resolved local path or a URI under a URI root; else ImageRejected."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise ImageRejected("image_unreadable", "empty image location")
+    if _CONTROL.search(uri) or "\\" in uri:
+        raise ImageRejected("image_path_outside_root", "control character or backslash in the location")
+    if ".." in uri.split("/"):
+        raise ImageRejected("image_path_outside_root", "'..' in the location")
+    if _SCHEME.match(uri):
+        for root in policy.roots:
+            base, _, query = root.partition("?")
+            base = base.rstrip("/") + "/"
+            if _is_uri(root) and uri.startswith(base) and not set("?#%") & set(uri[len(base):]):
+                return uri + (f"?{query}" if query else "")
+        raise ImageRejected("image_path_outside_root", f"scheme '{uri.split(':')[0]}' is not an image root")
+    first = policy.roots[0]
+    if _is_uri(first) and not uri.startswith("/"):
+        if set("?#%") & set(uri):
+            raise ImageRejected("image_path_outside_root", "query or escape in the location")
+        base, _, query = first.partition("?")
+        return f"{base.rstrip('/')}/{uri}" + (f"?{query}" if query else "")
+    candidate = uri if uri.startswith("/") else os.path.join(_local(first), uri)
+    resolved = os.path.realpath(candidate)
+    if not any(_inside(resolved, _local(r)) for r in policy.roots if not _is_uri(r)):
+        raise ImageRejected("image_path_outside_root", "resolves outside the image roots")
+    return resolved
+
+
+def _read_local(path: str, max_bytes: int) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise ImageRejected("image_unreadable", "image file not found") from None
+    except OSError as exc:
+        raise ImageRejected("image_unreadable", f"cannot open ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageRejected("image_not_regular_file", "not a regular file")
+        if info.st_size > max_bytes:
+            raise ImageRejected("image_too_large", f"{info.st_size:,} bytes (max {max_bytes:,})")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ImageRejected("image_too_large", f"more than {max_bytes:,} bytes")
+    return data
+
+
+def _read_remote(location: str, max_bytes: int) -> bytes:
+    from pyarrow import fs
+
+    try:
         filesystem, path = fs.FileSystem.from_uri(location)
-        with filesystem.open_input_file(path) as handle:
-            return handle.read()
-    with open(location.removeprefix("file://"), "rb") as handle:
-        return handle.read()
+        info = filesystem.get_file_info(path)
+        if info.type == fs.FileType.NotFound:
+            raise ImageRejected("image_unreadable", "image file not found")
+        if info.type != fs.FileType.File:
+            raise ImageRejected("image_not_regular_file", "not a regular file")
+        if info.size is not None and info.size > max_bytes:
+            raise ImageRejected("image_too_large", f"{info.size:,} bytes (max {max_bytes:,})")
+        with filesystem.open_input_stream(path) as handle:
+            data = handle.read(max_bytes + 1)
+    except (OSError, ValueError) as exc:
+        raise ImageRejected("image_unreadable", f"cannot read ({type(exc).__name__})") from None
+    if len(data) > max_bytes:
+        raise ImageRejected("image_too_large", f"more than {max_bytes:,} bytes")
+    return data
+
+
+def read_bytes(policy: ImagePolicy, uri: str) -> bytes:
+    """The bytes of the image at ``uri`` under the policy (no time bound: see :func:`decode`)."""
+    location = locate(policy, uri)
+    return _read_remote(location, policy.max_bytes) if "://" in location else _read_local(location, policy.max_bytes)
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The image, opened (header only), with its pixel count checked before any decoding."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our cap decides
+        try:
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
+        except Image.DecompressionBombError as exc:
+            raise ImageRejected("image_too_many_pixels", _clean(str(exc))) from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageRejected("image_unreadable", f"undecodable image ({type(exc).__name__})") from None
+    width, height = img.size
+    if width * height > max_pixels:
+        img.close()
+        raise ImageRejected("image_too_many_pixels", f"{width}x{height} px (max {max_pixels:,} pixels)")
+    return img
+
+
+def _decode(policy: ImagePolicy, uri: str, mode: str, max_side: int) -> tuple[Image.Image, tuple[int, int]]:
+    img = _open(read_bytes(policy, uri), policy.max_pixels)
+    size = img.size
+    try:
+        with img:
+            img.draft(mode, (max_side, max_side))  # JPEG: decode at a reduced scale
+            out = img.convert(mode)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageRejected("image_unreadable", f"undecodable image ({type(exc).__name__}: "
+                                                f"{_clean(str(exc))[:80]})") from None
+    if max(out.size) > max_side:
+        out.thumbnail((max_side, max_side))
+    return out, size
+
+
+def decode(policy: ImagePolicy | Path | str, uri: str, mode: str, max_side: int
+           ) -> tuple[Image.Image, tuple[int, int]]:
+    """``uri`` decoded to ``mode`` and shrunk to ``max_side``, and its stored (width, height).
+
+    The read and the decode run under a deadline of ``timeout_s``: a stalled store or a slow
+    decoder gives ``image_timeout`` (the worker thread is left to finish on its own).
+    """
+    policy = _as_policy(policy)
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["value"] = _decode(policy, uri, mode, max_side)
+        except ImageRejected as exc:
+            outcome["error"] = exc
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad image
+            outcome["error"] = ImageRejected("image_unreadable", f"{type(exc).__name__}")
+
+    thread = threading.Thread(target=work, daemon=True, name="image-decode")
+    thread.start()
+    thread.join(policy.timeout_s)
+    if thread.is_alive():
+        raise ImageRejected("image_timeout", f"no result within {policy.timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _clean(text: str) -> str:
+    """An error message without object reprs (their addresses differ between runs)."""
+    return _REPR.sub("<data>", text)
 
 
 def grey_scores(grey: np.ndarray) -> tuple[float, float, float]:
@@ -51,19 +241,16 @@ def grey_scores(grey: np.ndarray) -> tuple[float, float, float]:
     return laplacian_var, float(grey.mean()), float(grey.std())
 
 
-def load_rgb(logs: Path | str, uri: str, max_side: int, owner: str) -> Image.Image:
-    """The image at ``uri`` (relative to the logs folder) as RGB, shrunk to ``max_side``."""
-    location = image_location(str(logs), uri)
+def load_rgb(logs: ImagePolicy | Path | str, uri: str, max_side: int, owner: str) -> Image.Image:
+    """The image at ``uri`` as RGB, shrunk to ``max_side``; a refusal is an InputError.
+
+    The sample stage already quarantined unreadable photos, so here a refusal means the
+    logs changed under the run, and the run stops instead of analysing a blank picture.
+    """
     try:
-        with Image.open(io.BytesIO(read_bytes(location))) as img:
-            rgb = img.convert("RGB")
-    except FileNotFoundError:
-        raise InputError(f"{owner}: image file not found: {location}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{owner}: image {location} cannot be decoded ({type(exc).__name__})") from None
-    if max(rgb.size) > max_side:
-        rgb.thumbnail((max_side, max_side))
-    return rgb
+        return decode(logs, uri, "RGB", max_side)[0]
+    except ImageRejected as exc:
+        raise InputError(f"{owner}: image {uri!r} refused ({exc.reason}: {exc.detail})") from None
 
 
 def data_uri(img: Image.Image, max_side: int) -> str:

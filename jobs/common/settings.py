@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clustering.params import PAPER
@@ -77,6 +77,13 @@ class SampleSettings(_Section):
     bright_min_mean: float = Field(240.0, ge=0, le=255)
     uniform_max_std: float = Field(4.0, ge=0)
     quality_max_side: int = Field(512, ge=32)  # larger images are shrunk before scoring
+    # untrusted image locations and sizes (jobs/common/images.py, docs/security.md)
+    image_roots: list[str] = Field(default_factory=list)  # folders or URIs besides --logs photos may come from
+    max_image_bytes: int = Field(20_000_000, ge=1)  # larger files are not read
+    max_image_pixels: int = Field(50_000_000, ge=1)  # checked on the header, before decoding
+    image_timeout_s: float = Field(10.0, gt=0)  # read + decode of one image
+    # user ids leave the stage as HMAC-SHA256(user_key, user_id); replace the demo key in production
+    user_key: SecretStr = SecretStr("intentmine-demo-key-replace-me")
 
 
 class CacheSettings(_Section):

@@ -68,6 +68,9 @@ def get_spark(settings: SparkSettings | None = None):
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # the sample stage's per-row rules over the catalogue's many cast columns made constraint
+        # propagation (inferring IS NOT NULL filters) exhaust the driver heap
+        "spark.sql.constraintPropagation.enabled": "false",
     }.items():
         if key not in given and key not in settings.extra_conf:
             builder = builder.config(key, value)

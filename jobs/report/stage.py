@@ -8,7 +8,9 @@ tables with an inline script: no network access, no external file.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 import time
 from importlib import resources
 from pathlib import Path
@@ -87,11 +89,25 @@ def cache_rate_from_tables(root: Path, week: str) -> float | None:
     return hits.num_rows / samples.num_rows
 
 
+# Inside <script type="application/json"> only "<" can end the element or open a comment
+# ("<!--<script>" puts the HTML parser in a state where "</script>" no longer closes it);
+# escaping "<", ">", "&" and the two JS line separators keeps every string inert.
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def inline_json(data: dict) -> str:
+    """``data`` as JSON that is safe inside a ``<script>`` element, whatever its strings hold."""
+    text = json.dumps(data, default=str, ensure_ascii=False)
+    return "".join(_JSON_ESCAPES.get(c, c) for c in text)
+
+
 def render(data: dict) -> str:
+    """The page: the title as escaped HTML text, the data as inline JSON (drawn by the script,
+    which escapes every value for its context: text, attribute or SVG)."""
     template = resources.files("jobs.report").joinpath("template.html").read_text(encoding="utf-8")
-    payload = json.dumps(data, default=str, ensure_ascii=False).replace("</", "<\\/")
-    title = f"{data['week']} · run {data['run_id']}".replace("<", "&lt;")
-    return template.replace("__TITLE__", title).replace("__DATA__", payload)
+    title = html.escape(f"{data['week']} · run {data['run_id']}", quote=True)
+    parts = {"__TITLE__": title, "__DATA__": inline_json(data)}
+    return re.sub("__TITLE__|__DATA__", lambda m: parts[m.group()], template)  # one pass: no value is re-read
 
 
 @stage_run()

@@ -8,11 +8,12 @@ or flat image also has a low Laplacian variance: the more specific reason wins.
 
 from __future__ import annotations
 
+from jobs.common.images import IMAGE_REASONS
 from jobs.sample.bots import BOT_RULES, bot_flags
 from jobs.sample.quality import image_scores
 
-IMAGE_RULES = ("image_unreadable", "image_tiny", "image_dark", "image_bright", "image_uniform",
-               "image_blurred")
+# refused or unreadable files first (jobs/common/images.py), then the pixel measures
+IMAGE_RULES = IMAGE_REASONS + ("image_tiny", "image_dark", "image_bright", "image_uniform", "image_blurred")
 REASONS = BOT_RULES + IMAGE_RULES
 
 
@@ -30,7 +31,7 @@ def rule_columns(s) -> list[tuple[str, object, object]]:
         return F.coalesce(F.col(column), F.lit(False))
 
     scored = ~F.col("any_bot")  # pixels are read only for queries no bot rule dropped
-    readable = scored & F.col("image_error").isNull() & F.col("width").isNotNull()
+    readable = scored & F.col("image_reason").isNull() & F.col("width").isNotNull()
     rules = [
         ("bot_user_agent", flag("bot_user_agent"), F.concat(F.lit("user agent "), F.col("user_agent"))),
         ("bot_rate", flag("bot_rate"), F.format_string(
@@ -40,7 +41,8 @@ def rule_columns(s) -> list[tuple[str, object, object]]:
             "%d requests on one day (max %d)", "peak_day_requests", F.lit(s.max_requests_per_day))),
         ("bot_shared_ip", flag("bot_shared_ip"), F.format_string(
             "%d users on this IP that day (max %d)", "ip_users", F.lit(s.max_users_per_ip))),
-        ("image_unreadable", scored & ~readable, F.coalesce(F.col("image_error"), F.lit("image not scored"))),
+        *[(name, scored & ~readable & (F.coalesce(F.col("image_reason"), F.lit("image_unreadable")) == name),
+           F.coalesce(F.col("image_error"), F.lit("image not scored"))) for name in IMAGE_REASONS],
         ("image_tiny", readable & (F.least("width", "height") < s.min_side_px), F.format_string(
             "%dx%d px (min side %d)", "width", "height", F.lit(s.min_side_px))),
         ("image_dark", readable & (F.col("brightness") < s.dark_max_mean), F.concat(
@@ -69,7 +71,7 @@ def with_reasons(df, s):
               .withColumn("detail", detail))
 
 
-def flag_no_click(no_click, week_events, logs_root: str, s):
+def flag_no_click(no_click, week_events, policy, s):
     """No-click queries with bot flags, image scores and their drop reasons.
 
     ``week_events`` (all query types) feed the rate rules; pixels are scored only
@@ -83,5 +85,5 @@ def flag_no_click(no_click, week_events, logs_root: str, s):
     for rule in BOT_RULES:
         any_bot = any_bot | F.coalesce(F.col(rule), F.lit(False))
     with_bots = with_bots.withColumn("any_bot", any_bot)
-    scores = image_scores(with_bots.where(~F.col("any_bot")), logs_root, s.quality_max_side)
+    scores = image_scores(with_bots.where(~F.col("any_bot")), policy, s.quality_max_side)
     return with_reasons(with_bots.join(scores, "image_uri", "left"), s)

@@ -3,10 +3,14 @@
 Layout (see ``jobs/generate``): ``LOGS/<table>/date=YYYY-MM-DD/part-*.parquet`` for
 search events, impressions and clicks (impressions and clicks are partitioned by
 the date of their query), ``LOGS/products/part-*.parquet`` for the catalogue.
-Only the week's seven date partitions are read. A malformed row never stops the
-run: it goes to ``rejected_rows`` with the first rule it broke, and the remaining
-rows continue. Duplicates of a key keep one deterministic row; the others are
-quarantined as ``duplicate``.
+Only the week's seven date partitions are read; their files were checked first
+(``jobs/sample/files.py``: readable Parquet, required columns, types). A malformed row
+never stops the run: it goes to ``rejected_rows`` with the first rule it broke, and the
+remaining rows continue. Every string column must be valid UTF-8 (``invalid_utf8``).
+Duplicates of a key keep one deterministic row; the others are quarantined as
+``duplicate``. Impressions and clicks must point at a known query of the week
+(``unknown_query``) and impressions at a known product (``unknown_product``), so no row
+disappears in a join without a trace.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from schemas.tables import Click, Impression, SearchEvent
 
 PARTITIONED = {"search_events": SearchEvent, "impressions": Impression, "clicks": Click}
 REJECTED_COLUMNS = ("table", "row_key", "reason", "detail")
+UNKNOWN = {"unknown_query": "has no valid search event in the week",
+           "unknown_product": "has no valid catalogue entry"}
 
 
 @dataclass
@@ -116,10 +122,34 @@ def _as_text(label: str, column: str):
     return F.concat(F.lit(f"{label}="), F.coalesce(F.col(column).cast("string"), F.lit("null")))
 
 
+def _utf8_rule(df):
+    """``invalid_utf8``: a string column whose bytes are not UTF-8 (Spark keeps the bytes as read).
+
+    One test on the columns joined by an ASCII separator (valid iff every part is: a cut
+    multi-byte sequence cannot be completed by the separator), so the filter stays one
+    expression. (With the catalogue's twenty cast columns, Catalyst's constraint propagation
+    ran out of heap on this rule: ``jobs/common/spark.py`` turns it off.)
+    """
+    from pyspark.sql import functions as F
+
+    strings = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string" and f.name != "date"]
+    fired = ~F.coalesce(F.is_valid_utf8(F.concat_ws("\x01", *strings)), F.lit(True))
+    named = F.filter(F.array(*[F.when(~F.is_valid_utf8(c), F.lit(c)) for c in strings]), lambda c: c.isNotNull())
+    return ("invalid_utf8", fired, F.concat(F.lit("not valid UTF-8: "), F.array_join(named, ", ")))
+
+
+def _utf8_safe(column: str):
+    """A key for ``rejected_rows`` that stays valid UTF-8 even when the column is not."""
+    from pyspark.sql import functions as F
+
+    return F.when(F.is_valid_utf8(column), F.col(column)).otherwise(F.make_valid_utf8(column))
+
+
 def clean_events(df):
     from pyspark.sql import functions as F
 
     rules = [
+        _utf8_rule(df),
         ("null_id", _blank("query_id") | _blank("user_id"), F.lit("query_id or user_id is empty")),
         ("null_timestamp", F.col("ts").isNull(), F.lit("ts is null or not a timestamp")),
         ("timestamp_outside_partition", F.date_format("ts", "yyyy-MM-dd") != F.col("date"),
@@ -129,7 +159,7 @@ def clean_events(df):
         ("missing_image_uri", (F.col("query_type") == "image") & _blank("image_uri"),
          F.lit("image query without image_uri")),
     ]
-    clean, bad = quarantine(df, "search_events", F.col("query_id"), rules)
+    clean, bad = quarantine(df, "search_events", _utf8_safe("query_id"), rules)
     order = ["ts", "user_id", "query_type", "image_uri", "device", "user_agent", "ip"]
     clean, dupes = keep_first(clean, "search_events", ["query_id"], order, F.col("query_id"))
     return clean, bad.unionByName(dupes)
@@ -138,9 +168,10 @@ def clean_events(df):
 def clean_impressions(df):
     from pyspark.sql import functions as F
 
-    key = F.concat_ws("#", F.col("query_id"), F.col("rank").cast("string"))
+    key = F.concat_ws("#", _utf8_safe("query_id"), F.col("rank").cast("string"))
     similarity = F.col("similarity")
     rules = [
+        _utf8_rule(df),
         ("null_id", _blank("query_id") | _blank("product_id"), F.lit("query_id or product_id is empty")),
         ("bad_rank", F.col("rank").isNull() | (F.col("rank") < 1), _as_text("rank", "rank")),
         ("bad_similarity", similarity.isNull() | F.isnan(similarity) | (similarity < -1) | (similarity > 1),
@@ -159,30 +190,66 @@ def clean_clicks(df):
         ("null_id", _blank("query_id") | _blank("product_id"), F.lit("query_id or product_id is empty")),
         ("null_timestamp", F.col("ts").isNull(), F.lit("ts is null or not a timestamp")),
     ]
-    return quarantine(df, "clicks", F.col("query_id"), rules)
+    return quarantine(df, "clicks", _utf8_safe("query_id"), [_utf8_rule(df)] + rules)
 
 
 def clean_products(df):
     from pyspark.sql import functions as F
 
     rules = [
+        _utf8_rule(df),
         ("null_id", _blank("product_id"), F.lit("product_id is empty")),
         ("missing_category", _blank("main_category"), F.lit("main_category is empty")),
         ("bad_price", F.col("price").isNull() | F.isnan("price") | (F.col("price") < 0), _as_text("price", "price")),
         ("missing_field", F.col("title").isNull() | F.col("image_uri").isNull(), F.lit("title or image_uri is null")),
     ]
-    clean, bad = quarantine(df, "products", F.col("product_id"), rules)
+    clean, bad = quarantine(df, "products", _utf8_safe("product_id"), rules)
     clean, dupes = keep_first(clean, "products", ["product_id"], ["title", "image_uri"], F.col("product_id"))
     return clean, bad.unionByName(dupes)
 
 
+def unknown_references(df, table: str, row_key, references: list[tuple[str, str, object]]):
+    """Split ``df`` into (rows whose keys exist, rejected rows): ``(reason, column, known keys)``."""
+    from pyspark.sql import functions as F
+
+    rejected = []
+    for reason, column, known in references:
+        keys = known.select(F.col(column).alias("_known")).distinct()
+        tagged = df.join(keys, F.col(column) == F.col("_known"), "left")
+        rejected.append(tagged.where(F.col("_known").isNull()).select(
+            F.lit(table).alias("table"), row_key.alias("row_key"), F.lit(reason).alias("reason"),
+            F.concat(F.lit(f"{column} "), _utf8_safe(column), F.lit(f" {UNKNOWN[reason]}")).alias("detail")))
+        df = tagged.where(F.col("_known").isNotNull()).drop("_known")
+    out = rejected[0]
+    for more in rejected[1:]:
+        out = out.unionByName(more)
+    return df, out
+
+
 def read_logs(spark, logs: str, start: dt.datetime) -> LogTables:
-    """The week's clean log tables; raises InputError for a missing table or an empty week."""
+    """The week's clean log tables; raises InputError for a missing table."""
     dates = week_dates(start)
-    events, bad_events = clean_events(read_raw(spark, logs, "search_events", dates))
-    impressions, bad_impressions = clean_impressions(read_raw(spark, logs, "impressions", dates))
-    clicks, bad_clicks = clean_clicks(read_raw(spark, logs, "clicks", dates))
-    products, bad_products = clean_products(read_raw(spark, logs, "products", None))
-    rejected = bad_events.unionByName(bad_impressions).unionByName(bad_clicks).unionByName(bad_products)
+    return clean_tables({t: read_raw(spark, logs, t, dates if t in PARTITIONED else None)
+                         for t in ("search_events", "impressions", "clicks", "products")})
+
+
+def clean_tables(raw: dict) -> LogTables:
+    """The row rules, all in one place: every raw row ends clean or in ``rejected`` once."""
+    from pyspark.sql import functions as F
+
+    events, bad_events = clean_events(raw["search_events"])
+    impressions, bad_impressions = clean_impressions(raw["impressions"])
+    clicks, bad_clicks = clean_clicks(raw["clicks"])
+    products, bad_products = clean_products(raw["products"])
+    # computed once and cut from their lineage: the reference checks and every later step
+    # read them, and their plans would otherwise be copied into each (Catalyst ran out of heap)
+    events, products = events.localCheckpoint(eager=True), products.localCheckpoint(eager=True)
+    impressions, orphan_impressions = unknown_references(
+        impressions, "impressions", F.concat_ws("#", "query_id", F.col("rank").cast("string")),
+        [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)])
+    clicks, orphan_clicks = unknown_references(clicks, "clicks", F.col("query_id"),
+                                               [("unknown_query", "query_id", events)])
+    rejected = (bad_events.unionByName(bad_impressions).unionByName(orphan_impressions)
+                .unionByName(bad_clicks).unionByName(orphan_clicks).unionByName(bad_products))
     return LogTables(events.drop("date"), impressions.drop("date"), clicks.drop("date"),
                      products.drop("date"), rejected)

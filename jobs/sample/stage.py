@@ -44,31 +44,35 @@ def materialize(df, step: str, timings: dict):
 
 
 def build_tables(spark, logs: str, week: str, settings, run_id: str, timings: dict) -> dict:
-    """The four output DataFrames of the week, plus the events' count per query type.
-
-    Raises InputError when the week has no search events.
+    """The four output DataFrames of the week, the events' count per query type and the
+    accepted rows per input table. Raises InputError when the week has no search events.
     """
     from pyspark.sql import functions as F
 
+    from jobs.common.images import image_policy
     from jobs.sample import context
     from jobs.sample.filters import flag_no_click
     from jobs.sample.logs import read_logs
     from jobs.sample.noclick import no_click_queries, week_image_queries
+    from jobs.sample.pseudonym import pseudonymise
     from jobs.sample.stratify import stratified_sample
 
     s = settings.sample
+    policy = image_policy(logs, settings)
     start, end = week_bounds(week)
-    raw = read_logs(spark, logs, start)
-    in_week = (F.col("ts") >= F.lit(start)) & (F.col("ts") < F.lit(end))
-    events = materialize(raw.events.where(in_week), "read_events", timings)
+    began = time.perf_counter()
+    raw = read_logs(spark, logs, start)  # clean events and products are materialised inside
+    timings["read_events_s"] = round(time.perf_counter() - began, 2)
+    events = raw.events  # in the week: each event's date is its partition's (logs.py)
     by_type = {row["query_type"]: row["count"] for row in events.groupBy("query_type").count().collect()}
     if not by_type:
         raise InputError(f"table search_events: no events in week {week} under {logs}/search_events")
     no_click = no_click_queries(week_image_queries(events, start, end), raw.clicks, s.click_window_s)
-    flagged = materialize(flag_no_click(no_click, events, logs, s), "no_click_and_filters", timings)
+    flagged = materialize(flag_no_click(no_click, events, policy, s), "no_click_and_filters", timings)
     kept = flagged.where(F.col("reason").isNull())
     kept_impressions = raw.impressions.join(kept.select("query_id"), "query_id", "left_semi")
-    retrieved = materialize(context.retrieved_products(kept_impressions, raw.products, s.max_products),
+    products, bad_photos = checked_products(raw.products, kept_impressions, policy, timings)
+    retrieved = materialize(context.retrieved_products(kept_impressions, products, s.max_products),
                             "retrieved_products", timings)
     kept = materialize(kept.join(context.main_categories(retrieved, s.category_top_k), "query_id", "left")
                        .withColumn("n_results", F.coalesce(F.col("n_results"), F.lit(0))),
@@ -78,14 +82,41 @@ def build_tables(spark, logs: str, week: str, settings, run_id: str, timings: di
                .join(context.top_fields(retrieved, s.top_fields), "query_id", "left")
                .withColumn("top_fields", F.coalesce(F.col("top_fields"), F.array().cast("array<string>"))))
     run = F.lit(run_id)
+    key = s.user_key.get_secret_value()
+
+    def published(df, model):  # raw user ids stop here
+        return conform(df.withColumn("user_id", pseudonymise("user_id", key)).withColumn("run_id", run), model)
+
+    accepted = {"search_events": events.count(), "impressions": raw.impressions.count(),
+                "clicks": raw.clicks.count(), "products": products.count()}
     return {
-        "by_type": by_type,
-        "no_click_queries": conform(kept.withColumn("run_id", run), NoClickQuery),
-        "filtered_queries": conform(flagged.where(F.col("reason").isNotNull()).withColumn("run_id", run),
-                                    FilteredQuery),
-        "rejected_rows": conform(raw.rejected.withColumn("run_id", run), RejectedRow),
-        "samples": conform(sampled.withColumn("run_id", run), Sample),
+        "by_type": by_type, "accepted": accepted,
+        "no_click_queries": published(kept, NoClickQuery),
+        "filtered_queries": published(flagged.where(F.col("reason").isNotNull()), FilteredQuery),
+        "rejected_rows": conform(raw.rejected.unionByName(bad_photos).withColumn("run_id", run), RejectedRow),
+        "samples": published(sampled, Sample),
     }
+
+
+def checked_products(products, impressions, policy, timings: dict):
+    """(catalogue without the products whose photo is refused or unreadable, their rejected rows).
+
+    Only photos of products that a kept query retrieved are read (each distinct file once);
+    a product whose photo fails is dropped from every query's results and quarantined as a
+    ``products`` row with the image reason, so analyse never meets a truncated photo.
+    """
+    from pyspark.sql import functions as F
+
+    from jobs.sample.quality import image_checks
+
+    shown = products.join(impressions.select("product_id").distinct(), "product_id", "left_semi")
+    checks = materialize(image_checks(shown, policy), "product_photos", timings)
+    failed = shown.select("product_id", "image_uri").join(
+        checks.where(F.col("image_reason").isNotNull()), "image_uri", "inner")
+    rejected = failed.select(F.lit("products").alias("table"), F.col("product_id").alias("row_key"),
+                             F.col("image_reason").alias("reason"),
+                             F.concat(F.lit("product photo: "), F.col("image_error")).alias("detail"))
+    return products.join(failed.select("product_id"), "product_id", "left_anti"), rejected
 
 
 def publish(df, root: Path | str, table: str, week: str, run_id: str, order: list[str]):
@@ -132,9 +163,13 @@ def run_sample(logs: Path | str, root: Path | str, week: str, settings) -> dict:
     """
     from jobs.common.spark import get_spark
 
+    from jobs.sample.files import check_log_files
+    from jobs.sample.logs import week_dates
+
     started, clock = dt.datetime.now(dt.timezone.utc), time.perf_counter()
-    week_bounds(week)
+    start, _ = week_bounds(week)
     run_id = default_run_id(week, settings)
+    files = check_log_files(_location(logs), week_dates(start))  # bad files: one line, before Spark
     spark = get_spark(settings.spark)
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     timings: dict[str, float] = {}
@@ -152,12 +187,24 @@ def run_sample(logs: Path | str, root: Path | str, week: str, settings) -> dict:
     rows = counts["rows"]
     seconds = time.perf_counter() - clock
     summary = _summary(week, run_id, by_type, rows, counts, seconds)
+    summary["accounting"] = accounting(files.rows, tables["accepted"], counts["rejected"])
+    summary["empty_partitions"] = len(files.empty_partitions)
+    summary["empty_partition_names"] = files.empty_partitions
     summary["timings"] = timings
     metrics = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float))}
     record_stage(root, week, run_id, settings, StageRecord(
         stage="sample", started=started, seconds=seconds, tables=rows, metrics=metrics | timings),
         inputs={"logs": _location(logs)})
     return summary
+
+
+def accounting(inputs: dict[str, int], accepted: dict[str, int], rejected: dict[str, int]) -> dict:
+    """Per input table: rows read, accepted and rejected (``input == accepted + rejected``)."""
+    out = {}
+    for table, n in inputs.items():
+        bad = sum(v for k, v in rejected.items() if k.split("/")[0] == table)
+        out[table] = {"input": n, "accepted": accepted[table], "rejected": bad}
+    return out
 
 
 def _summary(week, run_id, by_type, rows, counts, seconds) -> dict:
@@ -190,6 +237,15 @@ def format_summary(summary: dict) -> str:
         lines.append(f"    filtered {reason:<18} {n:>9,}")
     for reason, n in summary["rejected_by_reason"].items():
         lines.append(f"    rejected {reason:<34} {n:>9,}")
+    for table, a in summary.get("accounting", {}).items():
+        lines.append(f"  {table:<14} read {a['input']:>9,}  accepted {a['accepted']:>9,}  "
+                     f"rejected {a['rejected']:>7,}")
+    if summary.get("empty_partitions"):
+        lines.append(f"  empty day partitions ({summary['empty_partitions']}): "
+                     + ", ".join(summary["empty_partition_names"]))
+    unsampled = summary["no_click_by_category"].get("None", 0)
+    if unsampled:
+        lines.append(f"  kept but not sampled (no known retrieved product): {unsampled:,}")
     lines.append(f"  samples: {summary['samples']:,}")
     for category, c in summary["by_category"].items():
         lines.append(f"    {category:<20} sampled {c['sampled']:>6,} of {c['population']:>8,} "

@@ -14,7 +14,7 @@ NAMES = ("vlm_analysis", "llm_reasoning", "ontology_proposal", "reasoning_compre
 @pytest.mark.parametrize("name", NAMES)
 def test_every_prompt_loads_and_names_its_response_model(name):
     template = load_prompt(name)
-    assert template.key == f"{name}/v1"
+    assert template.key == f"{name}/v2"
     assert template.response_model in RESPONSE_MODELS
 
 

@@ -82,7 +82,8 @@ def write_logs(logs: Path, events: list[dict], impressions: list[dict] = (), cli
                products: list[dict] = (), images: dict[str, str] | None = None) -> Path:
     """Write rows in the generated logs' layout; impressions and clicks go to their query's date.
 
-    ``images`` maps an image_uri to a kind for :func:`draw` (default: every query image is ``ok``).
+    ``images`` maps an image_uri to a kind for :func:`draw` (default: every query and product
+    image is ``ok``; ``missing`` draws nothing).
     """
     query_date = {e["query_id"]: e["ts"].strftime("%Y-%m-%d") for e in events if e["ts"]}
     for table, rows, date_of in (("search_events", events, lambda r: query_date.get(r["query_id"])),
@@ -98,6 +99,7 @@ def write_logs(logs: Path, events: list[dict], impressions: list[dict] = (), cli
     (logs / "products").mkdir(parents=True, exist_ok=True)
     pq.write_table(_loose_table("products", list(products)), logs / "products" / "part-00000.parquet")
     uris = {e["image_uri"] for e in events if e.get("image_uri")}
+    uris |= {p["image_uri"] for p in products if p.get("image_uri")}  # product photos are checked too
     kinds = {uri: "ok" for uri in uris} | (images or {})
     for uri, kind in kinds.items():
         if kind != "missing":

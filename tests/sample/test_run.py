@@ -111,17 +111,17 @@ def test_missing_input_table_is_one_clear_error(first_run, tmp_path, capsys):
     logs, _, settings, _ = first_run
     broken = tmp_path / "logs"
     shutil.copytree(logs, broken, ignore=shutil.ignore_patterns("clicks"))
-    with pytest.raises(InputError, match=r"table clicks: no readable Parquet at .*/clicks"):
+    with pytest.raises(InputError, match=r"logs .*: table folder 'clicks/' is missing"):
         run_sample(broken, tmp_path / "wh", WEEK, settings)
     code = cli_main(["sample", "--logs", str(broken), "--root", str(tmp_path / "wh"), "--week", WEEK])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("intentmine sample: error: table clicks") and "\n" not in err
+    assert code == 2 and err.startswith("intentmine sample: error: logs ") and err.endswith("table folder 'clicks/' is missing") and "\n" not in err
     assert not (tmp_path / "wh" / "samples").exists()
 
 
 def test_a_week_without_events_is_an_error(first_run, tmp_path):
     logs, _, settings, _ = first_run
-    with pytest.raises(InputError, match="no events in week 2026-W40"):
+    with pytest.raises(InputError, match="table search_events: no events in the week's partitions under"):
         run_sample(logs, tmp_path / "wh", "2026-W40", settings)
     with pytest.raises(InputError, match="expected an ISO week"):
         run_sample(logs, tmp_path / "wh", "2026-47", settings)
@@ -145,4 +145,4 @@ def test_spark_submit_entry_point_reports_bad_input(first_run, tmp_path, capsys)
     from jobs.sample.submit import main as job_main
 
     assert job_main(["--logs", str(tmp_path / "none"), "--root", str(tmp_path), "--week", WEEK]) == 2
-    assert "table search_events: no readable Parquet" in capsys.readouterr().err
+    assert "table folder 'search_events/' is missing" in capsys.readouterr().err
