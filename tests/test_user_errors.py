@@ -133,6 +133,12 @@ def test_a_bad_setting_from_the_environment_is_one_line(capsys, monkeypatch, log
 
 def test_an_os_error_names_the_path(capsys, tmp_path):
     """A warehouse whose reports folder is a file: the write fails with the path, not a traceback."""
+    from jobs.tools.stage import run_tools
+    from tests.tools.conftest import settings, write_week
+    from tests.tools.test_identity import week1
+
+    write_week(tmp_path, WEEK, week1())
+    run_tools(None, tmp_path, WEEK, settings())
     (tmp_path / "reports").write_text("in the way")
     line = one_line(capsys, ["-q", "report", "--root", str(tmp_path), "--week", WEEK])
     assert str(tmp_path / "reports") in line

@@ -234,8 +234,11 @@ def run_commit(root: Path | str, week: str, settings, fingerprint: str = "",
     if open_run is not None and open_run.week == week and str(open_run.root) == str(root):
         yield open_run.run_id
         return
+    created = not fs.exists(root)  # a run that fails leaves no warehouse it made
     fs.check_writable(root)
     with contextlib.ExitStack() as held:
+        if created:
+            held.callback(lambda: _remove_if_nothing_committed(root))
         held.enter_context(fs.lock(lock_path(root, f"week={week}"), f"week {week} under {fs.text(root)}"))
         for name in shared:
             held.enter_context(fs.lock(lock_path(root, name), f"the {name} under {fs.text(root)}"))
@@ -254,6 +257,13 @@ def run_commit(root: Path | str, week: str, settings, fingerprint: str = "",
             raise
         finally:
             _OPEN.reset(token)
+
+
+def _remove_if_nothing_committed(root: Path | str) -> None:
+    """Remove a root this run created when it holds no committed week (the run failed early)."""
+    manifests = fs.join(root, "_manifests")
+    if not any(fs.exists(fs.join(manifests, n, COMMITTED)) for n in fs.names(manifests)):
+        fs.remove(root)
 
 
 def stage_run(fingerprint_logs: bool = False, shared: tuple[str, ...] = ()):

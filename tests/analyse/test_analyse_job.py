@@ -61,13 +61,16 @@ def test_missing_image_names_query_and_file(tmp_path, small_logs, samples, capsy
     assert samples[1]["query_id"] in err and "not found" in err and "nope.png" in err
 
 
-def test_corrupt_image_names_query_and_file(tmp_path, small_logs, samples, capsys):
-    bad = tmp_path / "corrupt.png"
+def test_corrupt_image_names_query_and_file(tmp_path, small_logs, samples, capsys, monkeypatch):
+    photos = tmp_path / "photos"  # an extra image root besides the logs folder
+    photos.mkdir()
+    bad = photos / "corrupt.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    write_samples(tmp_path, WEEK, _with_image(samples, bad.as_uri()))
+    monkeypatch.setenv("INTENTMINE_SAMPLE__IMAGE_ROOTS", f'["{photos}"]')
+    write_samples(tmp_path, WEEK, _with_image(samples, str(bad)))
     assert analyse(tmp_path, small_logs) == 2
     err = capsys.readouterr().err
-    assert "corrupt.png" in err and "cannot be decoded" in err and samples[1]["query_id"] in err
+    assert "corrupt.png" in err and "image_unreadable: undecodable image" in err and samples[1]["query_id"] in err
 
 
 def test_missing_samples_is_a_clear_error(tmp_path, small_logs, capsys):
