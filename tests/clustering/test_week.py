@@ -56,7 +56,9 @@ def test_two_weeks_keep_auxiliary_ids(tmp_path, ontology_file):
     aux = nodes[nodes["level"] == "aux"].set_index("aux_cluster")
     assert aux.loc[sizes_id, "size"] == 1 and aux.loc[new_id, "size"] == 2
     stage = [s for s in read_manifest(root, WEEK2, second["run_id"].iloc[0]).stages if s.stage == "cluster"]
-    assert stage and stage[0].tables == {"assignments": 4, "clusters": len(nodes)}
+    points = read_table(root, "cluster_map", WEEK2).num_rows
+    assert stage and stage[0].tables == {"assignments": 4, "clusters": len(nodes), "cluster_map": points}
+    assert points > 0
 
 
 def test_rerun_gives_the_same_tables(tmp_path, ontology_file):
