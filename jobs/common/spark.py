@@ -36,7 +36,7 @@ log = logging.getLogger("intentmine")
 PACKAGES = ("core", "schemas", "clustering", "prompts", "rules", "jobs")
 DATA_SUFFIXES = (".py", ".yaml", ".yml", ".txt", ".html", ".json")
 # What an executor's Python needs besides the shipped zip (the sample and analyse stages' imports).
-executor_requirements = ("numpy", "pandas", "pyarrow", "pillow", "pydantic", "pydantic-settings", "pyyaml")
+executor_requirements = ("numpy", "pandas", "pyarrow", "pillow", "pydantic", "pydantic-settings", "pyyaml", "scipy", "httpx")
 # Keys spark-submit (or a running session) owns; the settings only fill them in when absent.
 STATIC_KEYS = ("spark.master", "spark.app.name", "spark.driver.memory", "spark.executor.memory")
 
