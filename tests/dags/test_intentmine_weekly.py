@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,17 +107,18 @@ def test_bad_input_fails_the_task_without_retries_and_an_outage_is_retried(small
 
 def _snapshot(root: Path) -> dict[str, str]:
     """Content hash of the latest run of every table (row order and file names ignored)."""
+    from jobs.common.storage import read_table
+
     out = {}
     for name in TABLES:
-        week = root / name / f"week={WEEK}"
-        run = (week / "_LATEST").read_text().strip()
-        table = ds.dataset(week / f"run={run}", format="parquet", ignore_prefixes=["_", "."]).to_table()
+        table = read_table(root, name, WEEK)  # the latest committed run
         rows = sorted(json.dumps(r, sort_keys=True, default=str) for r in table.to_pylist())
         out[name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
     return out
 
 
 def test_dags_test_runs_the_week_and_a_rerun_changes_nothing(airflow_env, tmp_path):
+    from jobs.common.storage import latest_run
     from jobs.generate.logs import generate_logs
 
     logs, root = tmp_path / "logs", tmp_path / "warehouse"
@@ -130,7 +130,7 @@ def test_dags_test_runs_the_week_and_a_rerun_changes_nothing(airflow_env, tmp_pa
         out = subprocess.run(cmd, env=airflow_env, capture_output=True, text=True, timeout=1200)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         for name in TABLES:
-            assert (root / name / f"week={WEEK}" / "_LATEST").exists(), name
+            assert latest_run(root, name, WEEK), name  # committed through the week's pointer
         manifests = list((root / "_manifests" / f"week={WEEK}").glob("run=*.json"))
         assert len(manifests) == 1
         stages = {s["stage"] for s in json.loads(manifests[0].read_text())["stages"]}

@@ -55,15 +55,15 @@ def task_log(home: Path, run_id: str, task_id: str, attempt: int = 1) -> str:
 
 def table_rows(root: Path) -> dict[str, str]:
     """Every published table's latest run per week: a hash of its rows (row order ignored)."""
+    from jobs.common.storage import read_table, weeks
     from schemas.tables import TABLES
 
     out = {}
     for table in sorted(p.name for p in root.iterdir() if p.name in TABLES):
-        for week in sorted((root / table).glob("week=*")):
-            run = (week / "_LATEST").read_text().strip()
-            data = ds.dataset(week / f"run={run}", format="parquet", ignore_prefixes=["_", "."]).to_table()
+        for week in weeks(root, table):  # the latest committed run of each week
+            data = read_table(root, table, week)
             rows = sorted(json.dumps(r, sort_keys=True, default=str) for r in data.to_pylist())
-            out[f"{table}/{week.name}"] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+            out[f"{table}/week={week}"] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
     return out
 
 
