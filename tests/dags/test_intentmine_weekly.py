@@ -136,6 +136,8 @@ def test_dags_test_runs_the_week_and_a_rerun_changes_nothing(airflow_env, tmp_pa
         stages = {s["stage"] for s in json.loads(manifests[0].read_text())["stages"]}
         assert {"sample", "analyse", "cluster", "tools"} <= stages
         snapshots.append(_snapshot(root))
-        assert [p.name for p in (root / "samples" / f"week={WEEK}").glob("run=*")] == \
-            [f"run={manifests[0].stem.removeprefix('run=')}"]
+        folders = [p.name for p in (root / "samples" / f"week={WEEK}").glob("run=*")]
+        run_id = manifests[0].stem.removeprefix("run=")
+        assert len(folders) == 1 and folders[0].startswith(f"run={run_id}")  # a rerun replaced, no duplicate
+        assert latest_run(root, "samples", WEEK) == run_id
     assert snapshots[0] == snapshots[1]
