@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.embeddings import Encoder
-from clustering.fallback import ChunkedDBSCAN
+from clustering.fallback import ChunkedDBSCAN, unit_float32
 from clustering.incremental import IncrementalFallback
 from clustering.keywords import expand_ontology
 from clustering.nonchaining import CappedDBSCAN, HDBSCANFallback
@@ -77,6 +77,40 @@ def distinct_actions(actions: Sequence[str]) -> Distinct:
     return Distinct(list(texts), row_code, weight, tokens, spelling)
 
 
+def mean_info_vectors(data: Distinct, infos: Sequence[str], encoder: Encoder) -> np.ndarray:
+    """Per distinct text, the sum of the embeddings of the (non-empty) Infos its rows carried
+    (its direction is their mean; each distinct Info is embedded once)."""
+    if len(infos) != data.row_code.size:
+        raise ValueError(f"{len(infos)} infos for {data.row_code.size} actions")
+    cleaned = pd.Series([clean_action(str(i or "")) for i in infos], dtype=object)
+    code, unique = pd.factorize(cleaned, sort=False)
+    vectors = encoder.encode(list(unique)).astype(np.float32)
+    vectors[np.asarray([u == "" for u in unique])] = 0
+    out = np.zeros((len(data.texts), vectors.shape[1]), np.float32)
+    np.add.at(out, data.row_code, vectors[code])
+    return out
+
+
+def with_infos(X: np.ndarray, info_vectors: np.ndarray | None, weight: float) -> np.ndarray:
+    """Unit rows of ``[x, weight · unit(info)]``: an action's text joined by the kind of Info it
+    carries (a text without Infos keeps only its own direction); ``X`` itself when off."""
+    if info_vectors is None or weight <= 0:
+        return X
+    info = np.asarray(info_vectors, dtype=np.float32)
+    norms = np.linalg.norm(info, axis=1, keepdims=True)
+    info = np.where(norms > 0, info / np.maximum(norms, 1e-12), 0)
+    return unit_float32(np.hstack([X, weight * info]))
+
+
+def _padded(labels: EmbeddedLabels, dim: int) -> EmbeddedLabels:
+    """Label vectors widened with zeros to ``dim`` (their Info part is unknown until prototypes)."""
+    pad = dim - labels.main_embeddings.shape[1]
+    if pad <= 0:
+        return labels
+    return EmbeddedLabels(labels.table, np.pad(labels.main_embeddings, ((0, 0), (0, pad))),
+                          np.pad(labels.sub_embeddings, ((0, 0), (0, pad))))
+
+
 def embed_labels(table: LabelTable, encoder: Encoder) -> EmbeddedLabels:
     """Embed each label's keywords joined by spaces (the s_sem target)."""
     vectors = encoder.encode(table.main_texts + table.sub_texts)
@@ -118,14 +152,23 @@ class ActionClusterer:
     def _add_time(self, name: str, seconds: float) -> None:
         self.timings_[name] = self.timings_.get(name, 0.0) + seconds
 
-    def run(self, actions: Sequence[str], ontology: Ontology, memory: AuxMemory | None = None) -> pd.DataFrame:
-        """One output row per input action, in input order (columns :data:`OUTPUT_COLUMNS`)."""
+    def run(self, actions: Sequence[str], ontology: Ontology, memory: AuxMemory | None = None,
+            infos: Sequence[str] | None = None) -> pd.DataFrame:
+        """One output row per input action, in input order (columns :data:`OUTPUT_COLUMNS`).
+
+        With ``infos`` (each action's Info, same order) and ``config.info_weight`` > 0, the
+        assignment scores each text joined by the mean embedding of its Infos
+        (:func:`with_infos`, as the proposal does); the fallback still sees the text alone.
+        """
         self.timings_, cfg = {}, self.config
         with self._step("deduplicate and tokenize"):
             data = distinct_actions(actions)
         log.info("cluster: %s rows, %s distinct texts", f"{len(actions):,}", f"{len(data.texts):,}")
         with self._step("embed actions"):
-            X = self.encoder.encode(data.texts)
+            text_X = self.encoder.encode(data.texts)
+            X = text_X
+            if infos is not None and cfg.info_weight > 0:
+                X = with_infos(text_X, mean_info_vectors(data, infos, self.encoder), cfg.info_weight)
         model = self._assign(data, X, ontology)
         if cfg.expand_keywords:
             with self._step("expand keywords"):
@@ -137,7 +180,7 @@ class ActionClusterer:
         if cfg.absorb_tau is not None and cfg.absorb_tau < cfg.tau_main:
             labels = prototype_labels(model, X, data.weight) if cfg.prototype_rounds else model.labels
             model = self._assign(data, X, ontology, labels, tau_main=cfg.absorb_tau)
-        self._cluster_leftovers(model, X, data.weight, self._fallback(memory))
+        self._cluster_leftovers(model, text_X, data.weight, self._fallback(memory))
         self.ontology_ = ontology
         self.counts_ = {"rows": len(actions), "distinct": len(data.texts),
                         "assigned": int((model.main_ >= 0).sum()),
@@ -159,7 +202,7 @@ class ActionClusterer:
         cfg = self.config
         if labels is None:
             with self._step("embed labels"):
-                labels = embed_labels(LabelTable.from_ontology(ontology), self.encoder)
+                labels = _padded(embed_labels(LabelTable.from_ontology(ontology), self.encoder), X.shape[1])
         model = TwoLevelClusterer(labels, cfg.alpha_main, cfg.alpha_sub,
                                   cfg.tau_main if tau_main is None else tau_main, cfg.tau_sub,
                                   main_from_subs=cfg.main_from_subs)

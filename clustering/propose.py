@@ -7,9 +7,11 @@ Steps, each on arrays:
    operation that ask for the same kind of Info ("red", "navy") sit together even
    when their words differ.
 2. The fine cut: Ward linkage over the (up to ``max_points`` most frequent) texts, cut
-   at the number of groups with the best cosine silhouette among 2..``cut_factor``·√n
-   (the √n bound keeps the silhouette from drifting to tiny groups of near-duplicates;
-   on BANKING77 the best cut sits at that bound, docs/cluster.md).
+   at the best *interior peak* of the cosine silhouette among 2..``cut_factor``·√n groups:
+   a cut at least as good as every cut within ±15 % of its group count. The data's own
+   optimum decides, not the bound: on BANKING77 the silhouette still rises at the bound,
+   and its best interior peak (74 groups for 77 intents) is taken, with the same answer
+   for a bound of 2√n or 3√n (docs/cluster.md).
 3. Spherical k-means from the cut's centroids over all texts (weighted), which repairs
    Ward's early mistakes; groups holding less than ``min_share`` of the actions are
    dropped (their actions are left to the assignment's fallback).
@@ -35,6 +37,7 @@ from sklearn.metrics import silhouette_score
 from clustering.fallback import unit_float32
 from clustering.keywords import class_tfidf, near_synonyms, term_matrix, top_terms, usable_keyword
 from clustering.ontology import OTHER, Ontology
+from clustering.pipeline import with_infos
 
 log = logging.getLogger("intentmine")
 
@@ -56,6 +59,10 @@ class OntologyProposer:
         Smallest share of the actions (by weight) a subcategory must hold.
     info_weight : float
         Weight of the Info embedding against the action's when ``info_vectors`` are given.
+    peak_window : float or None
+        The fine cut is the best *interior peak* of the silhouette: better than every cut
+        within this ratio of its group count (None: the best cut in the range, which sits
+        at the bound whenever the silhouette still rises there, as on BANKING77).
     n_keywords : int
         Distinctive terms per label (synonyms come on top).
     synonym_threshold : float
@@ -75,7 +82,7 @@ class OntologyProposer:
     def __init__(self, max_points: int = 12_000, cut_factor: float = 2.0, sample_size: int = 4_000,
                  refine_iterations: int = 3, min_share: float = 0.001,
                  info_weight: float = 1.0, n_keywords: int = 10, synonym_threshold: float = 0.8,
-                 name: str = "proposed", version: int = 1, seed: int = 0):
+                 name: str = "proposed", version: int = 1, seed: int = 0, peak_window: float | None = 1.15):
         self.max_points = max_points
         self.cut_factor = cut_factor
         self.sample_size = sample_size
@@ -83,6 +90,7 @@ class OntologyProposer:
         self.refine_iterations = refine_iterations
         self.min_share = min_share
         self.info_weight = info_weight
+        self.peak_window = peak_window
         self.n_keywords = n_keywords
         self.synonym_threshold = synonym_threshold
         self.name = name
@@ -115,12 +123,7 @@ class OntologyProposer:
         return self
 
     def _features(self, X: np.ndarray, info_vectors: np.ndarray | None) -> np.ndarray:
-        if info_vectors is None or self.info_weight <= 0:
-            return X
-        info = np.asarray(info_vectors, dtype=np.float32)
-        norms = np.linalg.norm(info, axis=1, keepdims=True)
-        info = np.where(norms > 0, info / np.maximum(norms, 1e-12), 0)
-        return unit_float32(np.hstack([X, self.info_weight * info]))
+        return with_infos(X, info_vectors, self.info_weight)
 
     def _fine_groups(self, F: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """Ward tree on the most frequent texts, cut at the best silhouette in 2..cut_factor·√n groups,
@@ -132,7 +135,7 @@ class OntologyProposer:
         distances = _cosine_distances(T[sample])
         log.info("propose: Ward tree on the %s most frequent texts", f"{T.shape[0]:,}")
         cut = _best_cut(linkage(T, method="ward"), lambda lab: _silhouette(distances, lab[sample]),
-                        int(self.cut_factor * np.sqrt(T.shape[0])))
+                        int(self.cut_factor * np.sqrt(T.shape[0])), self.peak_window)
         fine = _spherical_kmeans(F, weight, _centroids(T, cut, weight[tree_rows]), self.refine_iterations)
         return _drop_small(fine, weight, self.min_share * weight.sum())
 
@@ -168,15 +171,24 @@ class OntologyProposer:
         return Ontology(name=self.name, version=self.version, categories=categories)
 
 
-def _best_cut(Z: np.ndarray, score_labels, upper: int) -> np.ndarray:
-    """The ``maxclust`` cut of ``Z`` (2..upper groups, ~3 % apart) whose labels score best."""
-    best, best_score = None, -np.inf
-    for k in np.unique(np.geomspace(2, max(upper, 2), 200).astype(int)):
-        labels = fcluster(Z, k, criterion="maxclust") - 1
-        score = score_labels(labels)
-        if score > best_score:
-            best, best_score = labels, score
-    return best
+def _best_cut(Z: np.ndarray, score_labels, upper: int, window: float | None = None) -> np.ndarray:
+    """The ``maxclust`` cut of ``Z`` (2..upper groups, ~3 % apart) whose labels score best.
+
+    With ``window`` (a ratio, e.g. 1.15), only *interior peaks* compete: cuts that score at
+    least as well as every cut with between k/window and k·window groups, that whole
+    neighbourhood inside the searched range. A curve still rising at ``upper`` then does
+    not make ``upper`` the answer; without any interior peak the best cut wins.
+    """
+    ks = np.unique(np.geomspace(2, max(upper, 2), 200).astype(int))
+    cuts = [fcluster(Z, k, criterion="maxclust") - 1 for k in ks]
+    scores = np.array([score_labels(labels) for labels in cuts])
+    best = int(np.argmax(scores))
+    if window is not None:
+        peaks = [i for i, k in enumerate(ks) if k / window >= 2 and k * window <= upper
+                 and scores[i] >= scores[(ks >= k / window) & (ks <= k * window)].max()]
+        if peaks:
+            best = max(peaks, key=lambda i: scores[i])
+    return cuts[best]
 
 
 def _cosine_distances(X: np.ndarray) -> np.ndarray:

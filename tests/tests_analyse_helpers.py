@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from jobs.analyse.expert_rules import load_rules
-from jobs.analyse.features import Palette, metadata_features, photo_features
+from jobs.analyse.features import Palette, metadata_features, pattern_match, photo_features
 
 RULES = load_rules()
 PALETTE = Palette(RULES.colour_names)
@@ -32,4 +32,6 @@ def features(query=None, products=None, items=None, category="apparel", referenc
     query = drawn("red") if query is None else query
     products = [drawn("red", seed=i) for i in range(6)] if products is None else products
     items = [product(i) for i in range(6)] if items is None else items
-    return {**photo_features(query, products, PALETTE), **metadata_features(items, category, references)}
+    photo = photo_features(query, products, PALETTE)
+    return {**photo, "photo_pattern_match": pattern_match(items, photo["photo_pattern"]),
+            **metadata_features(items, category, references)}

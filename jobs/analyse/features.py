@@ -3,7 +3,7 @@
 Pixels: the dominant colour of the photographed item (pixels that differ from the
 border colour, named by the nearest reference colour of the rules file) in the query
 and in every product photo; blur (variance of the Laplacian), brightness and
-contrast of the query. Metadata: price quantiles and spread, where the prices sit
+contrast of the query, and the pattern printed on the item (:func:`photo_pattern`). Metadata: price quantiles and spread, where the prices sit
 against the usual price of their kind, category entropy, agreement of brand, spec
 model and pattern, similarity statistics, and the density of spec fields.
 All are plain numbers or strings in one dict, so rules and prompts read one shape.
@@ -21,6 +21,10 @@ from jobs.common.images import grey_scores
 
 SPEC_FIELDS = ("spec_model", "spec_size", "package_size", "material")
 FOREGROUND_DISTANCE = 40.0  # RGB distance from the border colour that marks the item
+PATTERN_INK = 25.0  # grey levels from the item's own grey that mark a pattern's ink
+PATTERN_ITEM_DISTANCE = 24.0  # finer item mask for the pattern (the erosion drops stray noise pixels)
+UNKNOWN = "unknown"
+FEATURES_VERSION = 2  # bump when a query-photo feature changes (keys the cache of them)
 
 
 class Palette:
@@ -64,11 +68,11 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def foreground_mask(rgb: np.ndarray) -> np.ndarray:
-    """Pixels that differ from the border colour: the photographed item."""
+def foreground_mask(rgb: np.ndarray, distance: float = FOREGROUND_DISTANCE) -> np.ndarray:
+    """Pixels that differ from the border colour by more than ``distance``: the photographed item."""
     img = rgb.astype(np.float32)
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    return np.linalg.norm(img - np.median(border, axis=0), axis=2) > FOREGROUND_DISTANCE
+    return np.linalg.norm(img - np.median(border, axis=0), axis=2) > distance
 
 
 def printed_brand(query: np.ndarray, brands: tuple[str, ...]) -> str:
@@ -76,14 +80,56 @@ def printed_brand(query: np.ndarray, brands: tuple[str, ...]) -> str:
     return read_brand(query, foreground_mask(query), brands) if brands else NONE
 
 
+def photo_pattern(rgb: np.ndarray) -> str:
+    """The pattern on the photographed item: plain, striped, checked, floral or logo print.
+
+    Read from the middle of the item (rows 35–90 % and columns 20–80 % of its bounding
+    box, clear of necks, sleeves and outlines): ink is what differs from the item's
+    median grey by more than ``PATTERN_INK``. Rows (or columns) almost fully inked mean
+    stripes (rows only) or checks (both); otherwise the ink that survives a 3×3 opening
+    (so thin printed text does not count) is floral when it forms several dots, a logo
+    print when one or a few blobs, plain when there is next to none. ``unknown`` when
+    too little of the item is visible to tell.
+    """
+    from scipy import ndimage
+
+    mask = ndimage.binary_erosion(foreground_mask(rgb, PATTERN_ITEM_DISTANCE), iterations=2)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) < 12 or len(cols) < 12:
+        return UNKNOWN
+    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    window = (slice(rows[0] + int(0.35 * h), rows[0] + int(0.9 * h)), slice(cols[0] + int(0.2 * w), cols[0] + int(0.8 * w)))
+    inside, lum = mask[window], grey(rgb)[window]
+    if inside.sum() < 60:
+        return UNKNOWN
+    ink = inside & (np.abs(lum - np.median(lum[inside])) > PATTERN_INK)
+    per_row, per_col = inside.sum(axis=1), inside.sum(axis=0)
+    full_rows = np.mean((ink.sum(axis=1) > 0.7 * per_row)[per_row >= 6]) if (per_row >= 6).any() else 0.0
+    full_cols = np.mean((ink.sum(axis=0) > 0.7 * per_col)[per_col >= 6]) if (per_col >= 6).any() else 0.0
+    if full_rows >= 0.04 and full_cols >= 0.04:
+        return "checked"
+    if full_rows >= 0.08:
+        return "striped"
+    blobs = ndimage.binary_opening(ink, np.ones((3, 3), bool))
+    if blobs.sum() < 0.02 * inside.sum():
+        return "plain"
+    _, n = ndimage.label(blobs)
+    return "floral" if n >= 3 else "logo print"
+
+
 def query_photo_features(query: np.ndarray, palette: Palette) -> dict:
-    """Pixel features of the query photo alone (computed once per photo)."""
+    """Pixel features of the query photo alone (computed once per photo).
+
+    The quality thresholds are the sample stage's defaults: photos worse than those
+    were filtered before analysis, so only a photo at the edge is named a problem.
+    """
     blur, brightness, contrast = grey_scores(grey(query))
     colour, share = palette.dominant(query)
-    problem = ("blurred" if blur < 25 else "too dark" if brightness < 45 else
-               "too bright" if brightness > 235 else "low contrast" if contrast < 8 else "none")
+    problem = ("blurred" if blur < 20 else "too dark" if brightness < 40 else
+               "too bright" if brightness > 240 else "low contrast" if contrast < 4 else "none")
     return {"blur": round(blur, 1), "brightness": round(brightness, 1), "contrast": round(contrast, 1),
-            "query_colour": colour, "query_colour_share": round(share, 3), "photo_problem": problem}
+            "query_colour": colour, "query_colour_share": round(share, 3), "photo_problem": problem,
+            "photo_pattern": photo_pattern(query)}
 
 
 def query_features_key(palette: Palette, side: int) -> str:
@@ -91,7 +137,7 @@ def query_features_key(palette: Palette, side: int) -> str:
     import hashlib
     import json
 
-    text = json.dumps([palette.names, palette.rgb.tolist(), side])
+    text = json.dumps([palette.names, palette.rgb.tolist(), side, FEATURES_VERSION])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -108,7 +154,7 @@ def join_photo_features(query: dict, product_colours: list[str]) -> dict:
             "query_colour": colour, "query_colour_share": query["query_colour_share"],
             "colour_agreement": round(agreement, 3),
             "product_colour": Counter(product_colours).most_common(1)[0][0] if product_colours else "none",
-            "photo_problem": query["photo_problem"]}
+            "photo_problem": query["photo_problem"], "photo_pattern": query.get("photo_pattern", UNKNOWN)}
 
 
 def photo_features(query: np.ndarray, products: list[np.ndarray], palette: Palette,
@@ -153,6 +199,10 @@ def metadata_features(products: list[dict], main_category: str,
            "price_p75": round(float(p75), 2),
            "price_spread": round(math.log(max(p90, 1e-6) / max(p10, 1e-6)), 3),
            "price_position": round(float(p50 / reference) if reference > 0 else 1.0, 3),
+           # the upper quartile against the usual price of the kind; unknown (None) when the
+           # week gave no usual price for it (the results would only be measured against themselves)
+           "price_p75_position": (round(float(p75 / known), 3) if (known := (reference_prices or {}).get(subcategory))
+                                  else None),
            "category_entropy": round(entropy_bits([m.get("main_category", "?") for m in meta]), 3) if meta else 0.0,
            "similarity_top": round(float(sims.max()), 3), "similarity_mean": round(float(sims.mean()), 3),
            "similarity_std": round(float(sims.std()), 3),
@@ -170,6 +220,14 @@ def brand_match(products: list[dict], printed: str) -> float:
     if printed == NONE or not products:
         return 1.0
     return round(sum((p.get("metadata") or {}).get("brand") == printed for p in products) / len(products), 3)
+
+
+def pattern_match(products: list[dict], pattern: str) -> float:
+    """Share of the results whose pattern is the one on the photo (1.0 when it cannot be told)."""
+    if pattern == UNKNOWN or not products:
+        return 1.0
+    return round(sum(((p.get("metadata") or {}).get("pattern") or "plain") == pattern for p in products)
+                 / len(products), 3)
 
 
 def brand_vocabulary(samples: list[dict]) -> dict[str, tuple[str, ...]]:

@@ -12,7 +12,8 @@ import numpy as np
 
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
-from jobs.analyse.features import (Palette, brand_match, join_photo_features, metadata_features, printed_brand,
+from jobs.analyse.features import (Palette, brand_match, join_photo_features, metadata_features, pattern_match,
+                                   printed_brand,
                                    product_colour, query_photo_features)
 from jobs.common.images import image_policy, load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
@@ -66,8 +67,10 @@ class FeatureExtractor:
         if brands and photo is None:
             photo = self.decode(sample["image_uri"], owner)
         printed = printed_brand(photo, brands) if brands else printed_brand(None, ())
-        return {**join_photo_features(query, colours), "photo_brand": printed,
+        joined = join_photo_features(query, colours)
+        return {**joined, "photo_brand": printed,
                 "photo_brand_match": brand_match(sample["products"], printed),
+                "photo_pattern_match": pattern_match(sample["products"], joined["photo_pattern"]),
                 **metadata_features(sample["products"], sample["main_category"], self.reference_prices)}
 
 

@@ -103,13 +103,14 @@ def _cluster_week(root: Path, week: str, ontology: Path, settings, method: str |
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     week_bounds(week)
     onto = load_ontology(ontology)
-    signals = read_table(root, "signals", week, columns=["query_id", "order", "action"])
+    signals = read_table(root, "signals", week, columns=["query_id", "order", "action", "info"])
     if signals.num_rows == 0:
         raise InputError(f"table signals, week {week}: no signals to cluster")
     config, run_id = method_from(settings, method), default_run_id(week, settings)
     encoder = make_encoder(settings, root)
     clusterer = ActionClusterer(encoder, config, settings.cluster.chunk_size)
-    frame = clusterer.run(signals.column("action").to_pylist(), onto, earlier_aux_members(root, week))
+    frame = clusterer.run(signals.column("action").to_pylist(), onto, earlier_aux_members(root, week),
+                          signals.column("info").to_pylist())
     frame.insert(0, "query_id", signals.column("query_id").to_pylist())
     frame.insert(1, "order", signals.column("order").to_numpy())
     assignments = frame.assign(method=method or settings.cluster.method,

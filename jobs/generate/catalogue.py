@@ -86,6 +86,7 @@ CATEGORIES: tuple[Category, ...] = (
              ("ceramic", "glass", "plastic", "bamboo", "cotton", "metal"),
              ("Jingdezhen", "Zhejiang", "Guangdong", "Japan"), (69.0, 0.7),
              packages=("1 pc", "2 pcs", "set of 4"),
+             patterns=("plain", "striped", "checked", "floral"),
              styles=("nordic", "japanese", "modern", "retro"),
              spec_sizes=("350ml", "500ml", "30cm", "45x45cm", "large"),
              title_words=("minimal", "gift", "household", "durable")),
@@ -152,7 +153,9 @@ def build_catalogue(n: int, rng: np.random.Generator) -> pa.Table:
         rows["material"].append(material)
         rows["origin"].append(pick(cat.origins, 0.7))
         rows["package_size"].append(pick(cat.packages))
-        rows["pattern"].append(pick(cat.patterns))
+        pattern = pick(cat.patterns)
+        # a pattern on white would be drawn in grey ink, which reads as a grey item: white stays plain
+        rows["pattern"].append("plain" if pattern and colour == "white" else pattern)
         rows["style"].append(pick(cat.styles, 0.8))
         rows["target_group"].append(pick(cat.targets, 0.8))
         rows["spec_model"].append(pick(cat.spec_models))

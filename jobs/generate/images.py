@@ -1,4 +1,4 @@
-"""Drawn product and query photos: a shape in its colour, sometimes a printed brand.
+"""Drawn product and query photos: a shape in its colour and pattern, sometimes a printed brand.
 
 Query photos add a background, lighting and camera noise, and can carry a defect
 (tiny, blurred, dark, bright, near-uniform) or be a near-duplicate of an earlier
@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from jobs.generate.catalogue import COLOURS
 
 DEFECTS = ("tiny", "blurred", "dark", "bright", "uniform")
+PATTERNS = ("plain", "striped", "checked", "floral", "logo print")  # what :func:`draw_item` can draw
 _FONT = ImageFont.load_default()
 
 
@@ -65,18 +66,74 @@ def _shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int]
         draw.rectangle((x0 + w // 10, y0 + h // 6, x1 - w // 10, y1), fill=fill, outline=outline)
 
 
+def pattern_mask(pattern: str | None, size: int, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """Where ``pattern`` puts ink, as a (size, size) bool array (None: plain or no pattern).
+
+    Drawn in the item's own frame (no randomness, so it uses none of the photo's random
+    stream): stripes and checks with a period of a fifth of the item's height, floral dots
+    on a staggered grid, and one round emblem low on the item for a logo print.
+    """
+    if pattern in (None, "plain"):
+        return None
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    period = max(h // 5, 8)
+    yy, xx = np.mgrid[0:size, 0:size]
+    if pattern == "striped":
+        return (yy - y0) % period < max(period // 3, 2)
+    if pattern == "checked":
+        band = max(period // 6, 2)
+        return ((yy - y0) % period < band) | ((xx - x0) % period < band)
+    if pattern == "floral":
+        row = (yy - y0) // period
+        dy = (yy - y0) % period - period / 2
+        dx = (xx - x0 + (row % 2) * period // 2) % period - period / 2
+        return dx * dx + dy * dy <= (period / 4) ** 2
+    if pattern == "logo print":
+        cx, cy, r = x0 + w / 2, y0 + 0.72 * h, h / 8
+        return (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    raise ValueError(f"unknown pattern {pattern!r}; expected one of {PATTERNS}")
+
+
+def _ink(fill: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The pattern's colour: a shade of the fill (darker on light colours, lighter on dark ones)."""
+    if 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2] > 128:
+        return tuple(int(c * 0.6) for c in fill)
+    return tuple(int(c + (255 - c) * 0.45) for c in fill)
+
+
 def draw_item(size: int, shape: str, colour: str, rng: np.random.Generator,
-              text: str | None = None, background: tuple[int, int, int] = (248, 248, 248)) -> Image.Image:
-    """A catalogue-style picture: the item centred on a plain background."""
+              text: str | None = None, background: tuple[int, int, int] = (248, 248, 248),
+              pattern: str | None = None) -> Image.Image:
+    """A catalogue-style picture: the item centred on a plain background, in its pattern.
+
+    A printed brand sits on a plain label (the pattern is left out under the text).
+    """
     img = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(img)
     margin = int(size * rng.uniform(0.10, 0.2))
     jitter = rng.integers(-size // 20, size // 20 + 1, 2)
-    box = (margin + jitter[0], margin + jitter[1], size - margin + jitter[0], size - margin + jitter[1])
-    _shape(draw, shape, tuple(int(v) for v in box), COLOURS[colour])
+    box = tuple(int(v) for v in (margin + jitter[0], margin + jitter[1], size - margin + jitter[0],
+                                 size - margin + jitter[1]))
+    _shape(draw, shape, box, COLOURS[colour])
+    ink = pattern_mask(pattern, size, box)
+    if text:  # printed across the middle of the item, centred, so it sits on the item
+        text = text[:12]
+        width = int(_FONT.getlength(text))
+        text_at = (max((box[0] + box[2]) // 2 - width // 2, 1), (box[1] + box[3]) // 2 - 5)
+    if ink is not None:
+        silhouette = Image.new("RGB", (size, size), (0, 0, 0))
+        _shape(ImageDraw.Draw(silhouette), shape, box, (255, 255, 255))
+        ink &= np.asarray(silhouette)[..., 0] > 0
+        if text:
+            ink[max(text_at[1] - 2, 0):text_at[1] + 13, max(text_at[0] - 2, 0):text_at[0] + width + 2] = False
+        arr = np.asarray(img).copy()
+        arr[ink] = _ink(COLOURS[colour])
+        img = Image.fromarray(arr)
+        draw = ImageDraw.Draw(img)
     if text:
-        ink = (255, 255, 255) if sum(COLOURS[colour]) < 380 else (10, 10, 10)
-        draw.text((box[0] + 3, (box[1] + box[3]) // 2 - 5), text[:12], fill=ink, font=_FONT)
+        ink_text = (255, 255, 255) if sum(COLOURS[colour]) < 380 else (10, 10, 10)
+        draw.text(text_at, text, fill=ink_text, font=_FONT)
     return img
 
 

@@ -93,14 +93,14 @@ def draw_images(out: Path, products: pa.Table, slot: dict[str, np.ndarray], size
                 rng: np.random.Generator, seed: int, workers: int = 0) -> None:
     """Product pictures (PNG), then every query photo file (JPEG, drawn by ``workers`` processes)."""
     (out / "images" / "products").mkdir(parents=True, exist_ok=True)
-    rows = products.select(["main_category", "subcategory", "colour", "brand", "image_uri"]).to_pylist()
+    rows = products.select(["main_category", "subcategory", "colour", "brand", "pattern", "image_uri"]).to_pylist()
     progress = Progress("drawing images", total=len(rows) + len(slot["product"]), unit="images")
     items = []
     for r in rows:
         shape = CATEGORY_BY_NAME[r["main_category"]].subcategories[r["subcategory"]]
         text = r["brand"] if rng.random() < 0.3 else None
-        save_png(draw_item(size, shape, r["colour"], rng, text), out / r["image_uri"])
-        items.append((shape, r["colour"], r["brand"]))
+        save_png(draw_item(size, shape, r["colour"], rng, text, pattern=r["pattern"]), out / r["image_uri"])
+        items.append((shape, r["colour"], r["brand"], r["pattern"]))
         progress.update()
     spec = PhotoSpec(seed, size, items, slot["product"], slot["brand_text"], slot["defect"], slot["source"], DEFECTS)
     draw_photos(out, spec, workers, progress)

@@ -74,9 +74,10 @@ def shopper_photo(img: Image.Image, rng: np.random.Generator, bank: np.ndarray) 
 
 
 class PhotoSpec:
-    """What every file shows: item rows (shape, colour, brand) and per-file product, text, defect, source."""
+    """What every file shows: item rows (shape, colour, brand, pattern) and per-file product, text,
+    defect, source."""
 
-    def __init__(self, seed: int, size: int, items: list[tuple[str, str, str]], product: np.ndarray,
+    def __init__(self, seed: int, size: int, items: list[tuple[str, str, str, str | None]], product: np.ndarray,
                  brand_text: np.ndarray, defect: np.ndarray, source: np.ndarray, defects: tuple[str, ...]):
         self.seed, self.size, self.items, self.defects = seed, size, items, defects
         self.product, self.brand_text, self.defect, self.source = product, brand_text, defect, source
@@ -86,9 +87,9 @@ class PhotoSpec:
         if self._bank is None:
             self._bank = noise_bank(self.seed)
         rng = photo_rng(self.seed, j)
-        shape, colour, brand = self.items[int(self.product[j])]
-        img = shopper_photo(draw_item(self.size, shape, colour, rng, brand if self.brand_text[j] else None),
-                            rng, self._bank)
+        shape, colour, brand, pattern = self.items[int(self.product[j])]
+        img = shopper_photo(draw_item(self.size, shape, colour, rng, brand if self.brand_text[j] else None,
+                                      pattern=pattern), rng, self._bank)
         if self.defect[j] >= 0:
             img = apply_defect(img, self.defects[int(self.defect[j])], rng)
         return img

@@ -131,7 +131,9 @@ def _retrieve(q: dict, sel: np.ndarray, catalogue: pa.Table, rng: np.random.Gene
     idx = rng.integers(0, catalogue.num_rows, m)
     idx[same] = pick(same)
     for field in ("colour", "brand", "spec_model", "pattern"):
-        values = pc.fill_null(catalogue.column(field), "").to_numpy(zero_copy_only=False)
+        # an item without a pattern is drawn plain, so it looks like one whose pattern is "plain"
+        values = pc.fill_null(catalogue.column(field), "plain" if field == "pattern" else "").to_numpy(
+            zero_copy_only=False)
         must_differ = same & (rule == f"differ:{field}")
         for _ in range(8):
             clash = must_differ & (values[idx] == values[target])

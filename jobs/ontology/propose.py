@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 from pydantic import ValidationError
 
 from clustering.embeddings import Encoder
 from clustering.keywords import term_matrix
 from clustering.ontology import Ontology
-from clustering.pipeline import Distinct, distinct_actions
+from clustering.pipeline import distinct_actions, mean_info_vectors
 from clustering.propose import OntologyProposer
-from clustering.tokens import clean_action
 from core.errors import InputError
 from jobs.common.embedding import make_encoder
 
@@ -75,16 +73,3 @@ def propose_from_data(actions: Sequence[str], encoder: Encoder, proposer: Ontolo
     log.info("propose: %d main categories, %d subcategories in %.1fs", len(ontology.categories),
              sum(len(c.subcategories) for c in ontology.categories), time.perf_counter() - started)
     return ontology
-
-
-def mean_info_vectors(data: Distinct, infos: Sequence[str], encoder: Encoder) -> np.ndarray:
-    """Per distinct text, the mean embedding of the (non-empty) Infos its rows carried."""
-    if len(infos) != data.row_code.size:
-        raise ValueError(f"{len(infos)} infos for {data.row_code.size} actions")
-    cleaned = pd.Series([clean_action(str(i or "")) for i in infos], dtype=object)
-    code, unique = pd.factorize(cleaned, sort=False)
-    vectors = encoder.encode(list(unique)).astype(np.float32)
-    vectors[np.asarray([u == "" for u in unique])] = 0
-    out = np.zeros((len(data.texts), vectors.shape[1]), np.float32)
-    np.add.at(out, data.row_code, vectors[code])
-    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jobs.analyse.expert_rules import load_rules
-from jobs.analyse.features import Palette, brand_match, metadata_features, photo_features
+from jobs.analyse.features import Palette, brand_match, metadata_features, pattern_match, photo_features
 from jobs.common.images import load_rgb
 from jobs.analyse.rules_runner import FeatureExtractor, product_colour_table, product_photos
 from jobs.common.settings import get_settings
@@ -40,6 +40,7 @@ def test_joined_features_equal_the_per_query_computation(small_logs):
         products = [np.asarray(load_rgb(small_logs, p["image_uri"], 96, "p")) for p in s["products"]]
         pixels = photo_features(query, products, palette)
         reference = {**pixels, "photo_brand_match": brand_match(s["products"], pixels["photo_brand"]),
+                     "photo_pattern_match": pattern_match(s["products"], pixels["photo_pattern"]),
                      **metadata_features(s["products"], s["main_category"], {})}
         assert extractor(s) == reference, s["query_id"]
 
