@@ -7,9 +7,12 @@ is written the same way whatever produced the answer.
 A model's answer is untrusted too (a prompt injection in a product title may steer it):
 before it becomes a signal, :func:`checked` validates it against its schema *and* the
 content policy (:func:`policy_violation`): every string is plain text, with no markup
-(``<``, ``>``), no control or bidirectional-override characters, within length caps. A
-failing answer is kept in ``analyses`` with status ``failed`` and the reason, counted,
-and never published as a signal.
+(``<``, ``>``), no control or bidirectional-override characters, within length caps; and an
+action or Info neither reads as code or a command (SQL statements, shell commands, "ignore
+previous instructions", URLs) nor echoes a run of two or more words copied from the query's
+untrusted text (titles, metadata) unless every word is a catalogue attribute word (a word
+of a short metadata value such as a colour or brand). A failing answer is kept in
+``analyses`` with status ``failed`` and the reason, counted, and never published as a signal.
 """
 
 from __future__ import annotations
@@ -29,6 +32,18 @@ _LINE_BREAK = re.compile(r"[\n\t]")
 MAX_CHARS = {"action": 80, "info": 80}  # Action -> Info are short; other fields: their schema caps
 MULTILINE = {"reasoning"}  # the trace may break lines; nothing else may
 
+_COMMAND = re.compile("|".join((
+    r"\b(?:drop|truncate|alter|create)\s+(?:table|database|schema|index|view|user)\b",  # SQL statements
+    r"\bdelete\s+from\b", r"\binsert\s+into\b", r"\bupdate\s+\w+\s+set\b", r"\bunion\s+(?:all\s+)?select\b",
+    r"\bselect\s+(?:\*|\w+(?:\s*,\s*\w+)+)\s+from\b", r";\s*--", r"'\s*or\s+'?1'?\s*=\s*'?1",
+    r"\b(?:rm\s+-\w|sudo\s+\w|chmod\s+\S|curl\s+\S|wget\s+\S|(?:ba)?sh\s+-c\b)", r"\$\(|`|&&|\|\s*(?:ba)?sh\b",
+    r"/(?:bin|etc|dev|tmp|usr)/",  # shell commands and system paths
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system)\b", r"\bsystem\s+prompt\b",  # instruction overrides
+    r"\b[a-z][a-z0-9+.-]*://", r"\bwww\.\w", r"\b(?:javascript|data|vbscript):",  # URLs
+)), re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+ATTRIBUTE_WORDS_MAX = 3  # a metadata value of at most this many words is an attribute (colour, brand)
 NO_FINDING = "no rule fired"  # the rules analyst's answer when no expert rule fires: never a signal
 
 
@@ -77,10 +92,45 @@ def _strings(value, path: str = ""):
             yield from _strings(item, f"{path}[{i}]")
 
 
-def policy_violation(output: dict) -> str | None:
-    """Why an answer breaks the content policy (naming the field), or None when it is plain text."""
+def untrusted_text(sample: dict | None) -> tuple[list[str], set[str]]:
+    """A query's untrusted strings (product titles, metadata values) and its attribute words."""
+    texts, attributes = [], set()
+    for product in (sample or {}).get("products") or []:
+        texts.append(product.get("title") or "")
+        for value in dict(product.get("metadata") or {}).values():
+            texts.append(str(value))
+            if len(str(value).split()) <= ATTRIBUTE_WORDS_MAX:
+                attributes.update(_WORD.findall(str(value).casefold()))
+    return texts, attributes
+
+
+def _echo(text: str, untrusted: list[str], attributes: set[str]) -> str | None:
+    """The first run of >= 2 words of ``text`` found in a row in an untrusted string, unless
+    all its words are attribute words; the longest such run from that start."""
+    words = _WORD.findall(text.casefold())
+    sources = [" " + " ".join(_WORD.findall(u.casefold())) + " " for u in untrusted]
+    for start in range(len(words) - 1):
+        run = None
+        for stop in range(start + 2, len(words) + 1):
+            if not any(f" {' '.join(words[start:stop])} " in src for src in sources):
+                break
+            run = words[start:stop]
+        if run and not {w for w in run if not w.isdigit()} <= attributes:  # numbers: sizes, models
+            return " ".join(run)
+    return None
+
+
+def policy_violation(output: dict, untrusted: tuple[list[str], set[str]] = ([], set())) -> str | None:
+    """Why an answer breaks the content policy (naming the field), or None when it is plain text.
+
+    ``untrusted``: the query's :func:`untrusted_text`, for the echo rule on actions and Infos.
+    """
     for path, text in _strings(output):
         name = re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]
+        if name in MAX_CHARS and (found := _COMMAND.search(text)):
+            return f"{path}: reads as code or a command ({found.group().strip()!r})"
+        if name in MAX_CHARS and (copied := _echo(text, *untrusted)):
+            return f"{path}: repeats untrusted text ({copied!r})"
         if _MARKUP.search(text):
             return f"{path}: markup character '{_MARKUP.search(text).group()}'"
         if _CONTROL.search(text) or (name not in MULTILINE and _LINE_BREAK.search(text)):
@@ -90,12 +140,12 @@ def policy_violation(output: dict) -> str | None:
     return None
 
 
-def _check(out: StageOutput, model: type[BaseModel]) -> StageOutput:
+def _check(out: StageOutput, model: type[BaseModel], untrusted) -> StageOutput:
     if out.status not in ("ok", "cached") or out.output is None:
         return out
     try:
         model.model_validate(out.output)
-        reason = policy_violation(out.output)
+        reason = policy_violation(out.output, untrusted)
         why = f"{POLICY_FAILED}: {reason}" if reason else None
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -106,12 +156,14 @@ def _check(out: StageOutput, model: type[BaseModel]) -> StageOutput:
                    raw=json.dumps(out.output, ensure_ascii=False, sort_keys=True))
 
 
-def checked(result: QueryResult) -> QueryResult:
+def checked(result: QueryResult, sample: dict | None = None) -> QueryResult:
     """``result`` with each answer that fails its schema or the content policy marked failed.
 
-    When the VLM answer fails, the reasoning answer built on it fails too.
+    ``sample``: the query's ``samples`` row, whose titles and metadata the answer must not
+    echo. When the VLM answer fails, the reasoning answer built on it fails too.
     """
-    vlm, llm = _check(result.vlm, VlmAnalysis), _check(result.llm, LlmReasoning)
+    untrusted = untrusted_text(sample)
+    vlm, llm = _check(result.vlm, VlmAnalysis, untrusted), _check(result.llm, LlmReasoning, untrusted)
     if vlm is not result.vlm and llm.status in ("ok", "cached"):
         llm = replace(llm, status="failed", output=None, error=f"skipped: the VLM answer failed ({vlm.error})",
                       raw=json.dumps(llm.output, ensure_ascii=False, sort_keys=True))

@@ -133,7 +133,8 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
         results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
     fresh = {r.query_id: r for r in results}
     results += reuse_hits(hits, {s["query_id"]: s for s in samples}, fresh, Path(root), week)
-    results = sorted((checked(r) for r in results), key=lambda r: r.query_id)  # schema + content policy
+    by_id = {s["query_id"]: s for s in samples}
+    results = sorted((checked(r, by_id.get(r.query_id)) for r in results), key=lambda r: r.query_id)  # + policy
     analyses = [row for r in results for row in analysis_rows(r, run_id)]
     signals = [row for r in results for row in signal_rows(r, run_id)]
     write_table(root, "analyses", week, run_id, to_arrow(Analysis, analyses))

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow.fs as pafs
 
 from core.errors import InputError
-from core.files import write_bytes as write_local_bytes
+from core.files import located, write_bytes as write_local_bytes
 
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
 S3_OPTIONS = {"endpoint_override", "scheme", "region"}
@@ -199,8 +199,10 @@ def lock(location: Path | str, what: str) -> Iterator[None]:
                                  f"try again when it has finished") from None
             handle.seek(0)
             handle.truncate()
-            handle.write(_owner())
-            handle.flush()
+            try:  # unbuffered, so a full disk fails here and not again at close
+                os.write(handle.fileno(), _owner().encode())
+            except OSError as exc:  # a full disk: name the lock file
+                raise located(exc, path) from None
             try:
                 yield
             finally:

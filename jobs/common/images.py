@@ -7,8 +7,10 @@ photos may be read from and how much of one may be read:
   logs folder, plus ``sample.image_roots``): no ``..`` segment, no scheme (``file://``,
   ``s3://``, ``http://``...) unless a configured root is itself such a URI and the location
   lies under it, no query string, no symlink that leads out (the path is resolved, then checked);
-- :func:`read_bytes`: regular files only (no device, FIFO or directory), at most
-  ``max_bytes`` read, the whole read and decode bounded by ``timeout_s``;
+- :func:`read_bytes`: regular files only (no device, FIFO or directory), read in chunks with
+  the byte cap (``max_bytes``) and the deadline (``timeout_s``) checked between chunks, so a
+  slow source stops at the deadline; a remote store's calls also run under the deadline in a
+  thread (one call can block on the network);
 - :func:`decode`: only common photo formats, and the pixel count checked on the header
   (``max_pixels``) before any pixel is decoded, so a decompression bomb costs nothing.
 
@@ -26,6 +28,7 @@ import os
 import re
 import stat
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,7 @@ FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # photo formats; no exotic deco
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _REPR = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f...>"
+CHUNK = 1 << 18  # bytes per read call; the deadline and the cap are checked between calls
 
 
 class ImageRejected(Exception):
@@ -115,7 +119,27 @@ def locate(policy: ImagePolicy, uri: str) -> str:
     return resolved
 
 
-def _read_local(path: str, max_bytes: int) -> bytes:
+def read_chunks(read, max_bytes: int, deadline: float) -> bytes:
+    """Everything ``read(n)`` returns until it returns nothing, within the cap and the deadline.
+
+    ``deadline`` is a ``time.monotonic()`` value, checked before and after every call, so a
+    source that trickles stops at the deadline (``image_timeout``) and one that never ends
+    stops at ``max_bytes`` (``image_too_large``); one call that blocks is not interrupted.
+    """
+    parts, size = [], 0
+    while True:
+        if time.monotonic() > deadline:
+            raise ImageRejected("image_timeout", f"read not finished in time ({size:,} bytes read)")
+        chunk = read(min(CHUNK, max_bytes + 1 - size))
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise ImageRejected("image_too_large", f"more than {max_bytes:,} bytes")
+
+
+def _read_local(path: str, max_bytes: int, deadline: float) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
@@ -128,16 +152,12 @@ def _read_local(path: str, max_bytes: int) -> bytes:
             raise ImageRejected("image_not_regular_file", "not a regular file")
         if info.st_size > max_bytes:
             raise ImageRejected("image_too_large", f"{info.st_size:,} bytes (max {max_bytes:,})")
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        return read_chunks(lambda n: os.read(fd, n), max_bytes, deadline)
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        raise ImageRejected("image_too_large", f"more than {max_bytes:,} bytes")
-    return data
 
 
-def _read_remote(location: str, max_bytes: int) -> bytes:
+def _read_remote(location: str, max_bytes: int, deadline: float) -> bytes:
     from pyarrow import fs
 
     try:
@@ -150,18 +170,38 @@ def _read_remote(location: str, max_bytes: int) -> bytes:
         if info.size is not None and info.size > max_bytes:
             raise ImageRejected("image_too_large", f"{info.size:,} bytes (max {max_bytes:,})")
         with filesystem.open_input_stream(path) as handle:
-            data = handle.read(max_bytes + 1)
+            return read_chunks(handle.read, max_bytes, deadline)
     except (OSError, ValueError) as exc:
         raise ImageRejected("image_unreadable", f"cannot read ({type(exc).__name__})") from None
-    if len(data) > max_bytes:
-        raise ImageRejected("image_too_large", f"more than {max_bytes:,} bytes")
-    return data
 
 
 def read_bytes(policy: ImagePolicy, uri: str) -> bytes:
-    """The bytes of the image at ``uri`` under the policy (no time bound: see :func:`decode`)."""
+    """The bytes of the image at ``uri`` under the policy, read within ``timeout_s``.
+
+    A local file is read here, chunk by chunk. A remote one is read in a thread joined
+    with the deadline: a network call that hangs (a store that accepts and never answers)
+    cannot be interrupted from Python, so that thread is left to end on its own.
+    """
     location = locate(policy, uri)
-    return _read_remote(location, policy.max_bytes) if "://" in location else _read_local(location, policy.max_bytes)
+    deadline = time.monotonic() + policy.timeout_s
+    if "://" not in location:
+        return _read_local(location, policy.max_bytes, deadline)
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["value"] = _read_remote(location, policy.max_bytes, deadline)
+        except ImageRejected as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True, name="image-read")
+    thread.start()
+    thread.join(policy.timeout_s)
+    if thread.is_alive():
+        raise ImageRejected("image_timeout", f"no answer from the store within {policy.timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
@@ -200,28 +240,16 @@ def decode(policy: ImagePolicy | Path | str, uri: str, mode: str, max_side: int
            ) -> tuple[Image.Image, tuple[int, int]]:
     """``uri`` decoded to ``mode`` and shrunk to ``max_side``, and its stored (width, height).
 
-    The read and the decode run under a deadline of ``timeout_s``: a stalled store or a slow
-    decoder gives ``image_timeout`` (the worker thread is left to finish on its own).
+    The read is bounded in time and bytes (:func:`read_bytes`); the decode is bounded by
+    the pixel cap, checked on the header, so its cost is known before it starts.
     """
     policy = _as_policy(policy)
-    outcome: dict = {}
-
-    def work():
-        try:
-            outcome["value"] = _decode(policy, uri, mode, max_side)
-        except ImageRejected as exc:
-            outcome["error"] = exc
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad image
-            outcome["error"] = ImageRejected("image_unreadable", f"{type(exc).__name__}")
-
-    thread = threading.Thread(target=work, daemon=True, name="image-decode")
-    thread.start()
-    thread.join(policy.timeout_s)
-    if thread.is_alive():
-        raise ImageRejected("image_timeout", f"no result within {policy.timeout_s:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    try:
+        return _decode(policy, uri, mode, max_side)
+    except ImageRejected:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad image
+        raise ImageRejected("image_unreadable", f"{type(exc).__name__}") from None
 
 
 def _clean(text: str) -> str:

@@ -36,7 +36,7 @@ import re
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -44,6 +44,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from core.errors import InputError
+from core.files import aside, located
 from jobs.common import fs
 from schemas.arrow import validate
 from schemas.tables import LOG_TABLES, RunManifest, StageRecord, model_for
@@ -203,6 +204,22 @@ class _Run:
     fingerprint: str = ""
     tables: dict[str, str] = dataclasses.field(default_factory=dict)  # table -> folder name
     manifest: RunManifest | None = None
+    undo: list[tuple[Callable[[], None], Callable[[], None]]] = dataclasses.field(default_factory=list)
+
+    def roll_back(self) -> None:
+        """Remove the run's table folders (freeing their space), then put back every file it wrote."""
+        pointer = commits(self.root, self.week)["tables"]
+        for table, folder in self.tables.items():
+            if pointer.get(table, {}).get("runs", {}).get(self.run_id) != folder:
+                fs.remove(fs.join(week_dir(self.root, table, self.week), folder))
+        for restore, _ in reversed(self.undo):
+            restore()
+        self.undo.clear()
+
+    def keep(self) -> None:
+        for _, discard in self.undo:
+            discard()
+        self.undo.clear()
 
 
 _OPEN: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("intentmine_run", default=None)
@@ -250,10 +267,7 @@ def run_commit(root: Path | str, week: str, settings, fingerprint: str = "",
             yield run.run_id
             _commit(run)
         except BaseException:
-            pointer = commits(root, week)["tables"]
-            for table, folder in run.tables.items():
-                if pointer.get(table, {}).get("runs", {}).get(run.run_id) != folder:
-                    fs.remove(fs.join(week_dir(root, table, week), folder))
+            run.roll_back()
             raise
         finally:
             _OPEN.reset(token)
@@ -297,11 +311,61 @@ def _commit(run: _Run) -> None:
         pointer["logs_fingerprint"] = run.fingerprint
     if run.manifest is not None:
         run.manifest.status = "complete"
-        fs.write_text(manifest_path(run.root, run.week, run.run_id), run.manifest.model_dump_json(indent=2))
+        write_file(manifest_path(run.root, run.week, run.run_id), run.manifest.model_dump_json(indent=2).encode())
     if run.tables or not fs.exists(pointer_path(run.root, run.week)):
         fs.write_text(pointer_path(run.root, run.week), json.dumps(pointer, indent=1, sort_keys=True))
+    run.keep()  # committed: what the run replaced is gone for good
     for folder in replaced:
         fs.remove(folder)
+
+
+# ---------------------------------------------------------------- files beside the tables
+def journal(location: Path | str) -> None:
+    """Let the open run put ``location`` back as it is now if the run fails, then write it any way.
+
+    For the files a run writes that are not tables (registry state, its manifest, the SFT
+    export, the report): a file the run creates is removed (with folders it leaves empty),
+    one it replaces comes back. Locally the old version is kept by a hard link, which
+    takes no space, so a full disk can always be rolled back; on an object store its bytes
+    are kept in memory (these files are small). Outside a run the write is simply final.
+    A killed process leaves what it wrote; the next run of the week recomputes it.
+    """
+    run = _OPEN.get()
+    if run is None:
+        return
+    if not fs.exists(location):
+        run.undo.append((lambda: _remove_new(run.root, location), lambda: None))
+    elif fs.is_local(location):
+        path = Path(fs.resolve(location)[1])
+        kept = aside(path)
+        try:
+            os.link(path, kept)
+        except OSError as exc:
+            raise located(exc, path) from None
+        run.undo.append((lambda: _put_back(kept, path), lambda: kept.unlink(missing_ok=True)))
+    else:
+        old = fs.read_bytes(location)
+        run.undo.append((lambda: fs.write_bytes(location, old), lambda: None))
+
+
+def write_file(location: Path | str, data: bytes) -> Path | str:
+    """Replace one file atomically as part of the open run (see :func:`journal`)."""
+    journal(location)
+    return fs.write_bytes(location, data)
+
+
+def _put_back(kept: Path, path: Path) -> None:
+    os.replace(kept, path)
+    kept.unlink(missing_ok=True)  # rename(2) does nothing when both name the same file (the write failed)
+
+
+def _remove_new(root: Path | str, location: Path | str) -> None:
+    fs.remove(location)
+    if fs.is_local(location):
+        top, folder = Path(fs.resolve(root)[1]), Path(fs.resolve(location)[1]).parent
+        while folder != top and top in folder.parents and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def cleanup(root: Path | str, week: str) -> None:
@@ -357,6 +421,9 @@ def publishing(root: Path | str, table: str, week: str, run_id: str) -> Iterator
         yield folder
         if not fs.exists(fs.join(folder, SUCCESS)):
             fs.write_bytes(fs.join(folder, SUCCESS), b"")
+    except OSError as exc:  # a full disk while Arrow writes names no file
+        fs.remove(folder)
+        raise located(exc, fs.text(folder)) from None
     except BaseException:
         fs.remove(folder)
         raise
@@ -374,8 +441,7 @@ def _single(root: Path | str, week: str, run_id: str) -> Iterator[_Run]:
             yield run
             _commit(run)
         except BaseException:
-            for table, folder in run.tables.items():
-                fs.remove(fs.join(week_dir(root, table, week), folder))
+            run.roll_back()
             raise
         finally:
             _OPEN.reset(token)

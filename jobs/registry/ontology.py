@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clustering.ontology import Ontology, dump_text, load_ontology
 from jobs.common import fs
-from jobs.common.storage import registry_dir
+from jobs.common.storage import registry_dir, write_file
 
 VERSION_FILE = re.compile(r"v(\d+)\.yaml")
 
@@ -64,6 +64,6 @@ def write(root: Path | str, ontology: Ontology | dict, before: Ontology | None =
     old = dump_text(before).splitlines(keepends=True) if before is not None else []
     new = dump_text(ontology)
     diff = "".join(difflib.unified_diff(old, new.splitlines(keepends=True), source or "(empty)", str(path)))
-    fs.write_text(fs.join(folder(root), f"v{ontology.version:04d}.diff"), diff)
-    fs.write_text(path, new)
+    write_file(fs.join(folder(root), f"v{ontology.version:04d}.diff"), diff.encode())
+    write_file(path, new.encode())
     return path

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.common import fs
-from jobs.common.storage import registry_dir
+from jobs.common.storage import registry_dir, write_file
 
 VOLATILE = ("run_id", "list_version")
 
@@ -68,8 +68,8 @@ def publish_version(root: Path | str, version: int, tools: pa.Table, week: str, 
         return final
     sink = pa.BufferOutputStream()
     pq.write_table(tools, sink, compression="zstd")
-    fs.write_bytes(final, sink.getvalue().to_pybytes())
+    write_file(final, sink.getvalue().to_pybytes())
     meta = {"version": version, "hash": content_hash(tools), "week": week, "run_id": run_id,
             "tools": tools.num_rows}
-    fs.write_text(meta_file, json.dumps(meta, indent=1))
+    write_file(meta_file, json.dumps(meta, indent=1).encode())
     return final

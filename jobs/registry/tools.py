@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import InputError
 from jobs.common import fs
-from jobs.common.storage import registry_dir, week_bounds
+from jobs.common.storage import registry_dir, week_bounds, write_file
 
 Status = Literal["proposed", "approved", "rejected", "retired"]
 ACTIVE = ("proposed", "approved")  # the statuses the online planner may call
@@ -174,7 +174,7 @@ def _write(file, registry: ToolRegistry):
     for tool in data["tools"].values():
         if tool["prior_status"] is None:
             del tool["prior_status"]
-    return fs.write_text(file, json.dumps(data, indent=1, sort_keys=True))
+    return write_file(file, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 # ---------------------------------------------------------------- lookups

@@ -18,10 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import InputError
-from jobs.common.fs import write_text
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
-                                 report_path, stage_run, week_bounds)
+                                 report_path, stage_run, week_bounds, write_file)
 from jobs.replay.view import replay_view
 from jobs.report.data import (app_key, aux_summary, load_nodes, manifest_parts, node_key, query_share_changes,
                               tree, with_changes)
@@ -122,7 +121,7 @@ def run_report(logs: Path | None, root: Path, week: str, settings: Settings) -> 
                          f"(run the pipeline first); nothing written")
     run_id = latest_run(root, "tools", week) or default_run_id(week, settings)
     data = collect(root, week, run_id, settings)
-    path = write_text(report_path(root, week, run_id), render(data))
+    path = write_file(report_path(root, week, run_id), render(data).encode())
     record_stage(root, week, run_id, settings, StageRecord(
         stage="report", started=started, seconds=round(time.perf_counter() - began, 3),
         tables={}, metrics={"bytes": float(path.stat().st_size)}))

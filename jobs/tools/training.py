@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.files import atomic_path, write_text
+from jobs.common.storage import journal
 from jobs.registry.tools import ToolRegistry
 from schemas.arrow import arrow_schema
 from schemas.tables import TrainingSample
@@ -116,6 +117,8 @@ def export_jsonl(samples: pa.Table, registry: ToolRegistry, path: Path, with_cat
     """
     version = samples.column("list_version")[0].as_py() if samples.num_rows else None
     system = f"{SYSTEM}\nTool list version {version}." + (f"\nTools:\n{catalogue(registry)}" if with_catalogue else "")
+    journal(path.with_name("tools.json"))
+    journal(path)  # a failed run leaves the export as it was
     write_text(path.with_name("tools.json"), json.dumps(
         {"tool_list_version": version, "tools": [{"index": t.index, "tool_id": t.tool_id, "title": t.title,
                                                   "group": t.group, "status": t.status} for t in registry.active()]},

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from core.errors import InputError
-from jobs.common.images import ImagePolicy, ImageRejected, decode, load_rgb, locate
+from jobs.common.images import ImagePolicy, ImageRejected, decode, load_rgb, locate, read_chunks
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -147,18 +147,79 @@ def test_truncated_and_fake_images_are_unreadable_without_object_reprs(logs):
         assert " at 0x" not in caught.value.detail and "BytesIO" not in caught.value.detail
 
 
-def test_a_slow_image_times_out(logs, monkeypatch):
-    """A stalled store cannot be made locally: the reader is replaced by one that sleeps (a fake)."""
-    import jobs.common.images as images
+def test_a_trickling_source_stops_at_the_deadline():
+    """A source that never ends but sends 1 KiB every 20 ms (a stalled stream; a fake source
+    for the real chunk loop): the read gives up at the deadline, not when the source ends."""
+    calls = []
 
-    def stalled(*args):
-        time.sleep(5)
-        return b""
+    def trickle(n):
+        calls.append(n)
+        time.sleep(0.02)
+        return b"x" * min(n, 1024)
 
-    monkeypatch.setattr(images, "_read_local", stalled)
     began = time.perf_counter()
-    assert reason(ImagePolicy(roots=(str(logs),), timeout_s=0.5), "images/ok.png") == "image_timeout"
-    assert time.perf_counter() - began < 2.0
+    with pytest.raises(ImageRejected) as caught:
+        read_chunks(trickle, 20_000_000, time.monotonic() + 0.5)
+    assert caught.value.reason == "image_timeout"
+    assert 0.5 <= time.perf_counter() - began < 1.5  # stopped at the deadline, the source never ended
+    assert len(calls) >= 2
+
+
+def test_an_endless_source_stops_at_the_byte_cap():
+    """``/dev/zero`` behind a regular-file check: never more than the cap plus one byte is read."""
+    with open("/dev/zero", "rb", buffering=0) as zero:
+        read = []
+        with pytest.raises(ImageRejected, match="image_too_large"):
+            read_chunks(lambda n: read.append(n) or zero.read(n), 1_000_000, time.monotonic() + 10)
+    assert sum(read) == 1_000_001
+
+
+def test_a_local_read_is_under_the_deadline(logs):
+    assert reason(ImagePolicy(roots=(str(logs),), timeout_s=0), "images/ok.png") == "image_timeout"
+    assert decode(ImagePolicy(roots=(str(logs),), timeout_s=5), "images/ok.png", "L", 64)[1] == (80, 80)
+
+
+def test_a_store_that_trickles_its_answer_times_out(logs, monkeypatch):
+    """A real S3 read (pyarrow) from a local server that answers HEAD and then sends the
+    object's bytes one every 50 ms: ``image_timeout`` at the deadline, not after 100 s."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    size = 2000
+    stop = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_HEAD(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+
+        def do_GET(self):  # noqa: N802
+            self.do_HEAD()
+            for _ in range(size):
+                if stop.is_set():
+                    return
+                self.wfile.write(b"\0")
+                self.wfile.flush()
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"s3://photos/prefix?endpoint_override=127.0.0.1:{server.server_address[1]}&scheme=http"
+    try:
+        began = time.perf_counter()
+        assert reason(ImagePolicy(roots=(root,), timeout_s=1.0), "s3://photos/prefix/x.png") == "image_timeout"
+        assert time.perf_counter() - began < 1.5
+    finally:
+        stop.set()
+        server.shutdown()
 
 
 def test_load_rgb_turns_a_refusal_into_one_input_error(logs):
