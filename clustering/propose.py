@@ -254,7 +254,8 @@ def _same_word(a: str, b: str, synonyms: "_SynonymFinder") -> bool:
 
 
 def _plain_name(keywords: list[str], synonyms: "_SynonymFinder", tokens, rows: np.ndarray) -> str:
-    """Two distinct words, in the order the group's texts usually put them ("price band")."""
+    """Two distinct words: in the order the group's texts usually put them when they occur
+    together ("price range"), else joined by "and" ("colour and brand")."""
     words = _distinct_spellings(keywords, synonyms)[:2]
     if len(words) < 2:
         return " ".join(words)
@@ -265,6 +266,8 @@ def _plain_name(keywords: list[str], synonyms: "_SynonymFinder", tokens, rows: n
         if first in t and second in t:
             before += t.index(first) < t.index(second)
             after += t.index(first) > t.index(second)
+    if before == after == 0:
+        return f"{first} and {second}"
     return f"{second} {first}" if after > before else f"{first} {second}"
 
 

@@ -137,3 +137,31 @@ def test_info_vectors_separate_wordings_that_look_alike():
     joined = OntologyProposer(min_share=0.0).fit(tokens, X, info_vectors=infos).fine_
     assert adjusted_rand_score(group, joined) == 1.0
     assert adjusted_rand_score(group, alone) < 0.9
+
+
+def test_main_name_joins_words_that_never_meet_with_and():
+    from clustering.propose import _plain_name, _SynonymFinder
+
+    tokens = [["narrow", "colour", "results"], ["recognise", "brand", "text"], ["price", "range", "segment"],
+              ["segment", "price", "range"]]
+    none = _SynonymFinder([], None, 0.8)
+    assert _plain_name(["colour", "brand"], none, tokens, np.array([True, True, False, False])) == "colour and brand"
+    assert _plain_name(["range", "price"], none, tokens, np.array([False, False, True, True])) == "price range"
+
+
+def test_the_fine_cut_is_an_interior_peak_not_the_bound():
+    """A silhouette still rising at the search bound (as on BANKING77) does not make the bound
+    the answer: the best interior peak wins; without a window the bound would."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from clustering.propose import _best_cut
+
+    Z = linkage(np.random.default_rng(0).normal(size=(300, 4)), method="ward")
+
+    def score(labels):  # a peak at 30 groups, then a dip, then rising again to the bound
+        k = labels.max() + 1
+        return -abs(k - 30) / 30 if k < 45 else -0.5 + (k - 45) / 40
+
+    assert _best_cut(Z, score, 80, window=1.15).max() + 1 == 30
+    assert _best_cut(Z, score, 80).max() + 1 == 80
+    assert (fcluster(Z, 30, criterion="maxclust") - 1 == _best_cut(Z, score, 80, window=1.15)).all()
