@@ -180,7 +180,7 @@ def analyst_speed(logs: Path, root: Path, week: str, settings) -> dict:
     samples = plain_samples(read_table(root, "samples", week))
     out = {"queries": len(samples)}
     for label, brands in (("with OCR", brand_vocabulary(samples)), ("without OCR", None)):
-        analyst = RulesAnalyst(logs, settings, reference_prices(samples), brands)
+        analyst = RulesAnalyst(logs, settings, reference_prices(samples), brands=brands)
         started = time.perf_counter()
         for sample in samples:
             analyst(sample)
