@@ -39,5 +39,9 @@ def run_demo(args: argparse.Namespace) -> int:
     results = run_week(logs, root, week, settings)
     print(f"week {week}: every stage ran in {time.perf_counter() - began:.1f}s (logs included)")
     print(format_results(results))
+    tools = results.get("tools", {})
+    if "tools" in tools:
+        print(f"tools: {tools['tools']} proposed for review, {tools.get('signals_without_tool_share', 0):.1%} "
+              "of the signals without a tool")
     print(f"warehouse: {root.resolve()}")
     return 0

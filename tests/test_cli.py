@@ -49,6 +49,14 @@ def test_demo_generates_and_runs_every_stage(tmp_path):
     assert "logs written to" in out.stdout and "week 2026-W47" in out.stdout
     assert "search_events" in out.stdout
     assert (tmp_path / "demo" / "logs" / "search_events").is_dir()
+    import re
+
+    from jobs.common.storage import read_table
+
+    summary = re.search(r"tools: (\d+) proposed for review, ([\d.]+)% of the signals without a tool", out.stdout)
+    assert summary, out.stdout[-800:]
+    published = read_table(tmp_path / "demo" / "warehouse", "tools", "2026-W47")
+    assert int(summary[1]) == published.num_rows > 0
 
 
 def test_help_lists_every_command_of_the_spec():
