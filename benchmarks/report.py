@@ -16,6 +16,25 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def run_measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, int]:
+    """Run ``cmd``; (exit code, its stdout, peak RSS in bytes of its whole process tree, sampled every 0.1 s)."""
+    import subprocess
+    import time
+
+    import psutil
+
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            tree = [proc, *proc.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    return child.returncode, child.stdout.read(), peak
+
+
 def update_section(title: str, body: str, doc: Path = DOC) -> None:
     """Replace (or append) the ``## title`` section of the benchmarks page."""
     text = doc.read_text() if doc.exists() else HEADER

@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -121,20 +120,12 @@ def run_duckdb(logs: str) -> dict:
 
 def measured(args: list[str]) -> dict:
     """Run this script as a child with ``args``; its JSON result plus the tree's peak RSS."""
-    import psutil
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from report import run_measured
 
-    child = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
-    proc, peak = psutil.Process(child.pid), 0
-    while child.poll() is None:
-        try:
-            tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
-    out = child.stdout.read()
-    if child.returncode:
-        raise SystemExit(f"child {args} failed ({child.returncode})")
+    code, out, peak = run_measured([sys.executable, __file__, *args])
+    if code:
+        raise SystemExit(f"child {args} failed ({code})")
     return json.loads(out.strip().splitlines()[-1]) | {"peak_mb": peak / 2**20}
 
 

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from report import machine, update_section_first  # noqa: E402
+from report import machine, run_measured, update_section_first  # noqa: E402
 
 WEEK, START = "2026-W47", "2026-11-16"
 STAGES = ("sample", "cache", "analyse", "cluster", "tools", "report")
@@ -149,22 +148,11 @@ def label_agreement() -> dict:
 
 def measured(step: str, logs: Path, root: Path, per_category: int = 0, events: int = 0) -> dict:
     """Run ``step`` in a child; its JSON plus the peak RSS of its process tree."""
-    import psutil
-
     cmd = [sys.executable, __file__, "--step", step, "--logs", str(logs), "--root", str(root),
            "--per-category", str(per_category), "--events", str(events)]
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    proc, peak = psutil.Process(child.pid), 0
-    while child.poll() is None:
-        try:
-            tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
-    out = child.stdout.read()
-    if child.returncode:
-        raise SystemExit(f"step {step} failed ({child.returncode})")
+    code, out, peak = run_measured(cmd, {**os.environ, "PYTHONPATH": str(REPO)})
+    if code:
+        raise SystemExit(f"step {step} failed ({code})")
     result = json.loads(out.strip().splitlines()[-1]) | {"peak_mb": peak / 2**20}
     print(f"  {step}: {result['wall']:.1f}s, peak {result['peak_mb']:,.0f} MB", flush=True)
     return result
