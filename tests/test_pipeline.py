@@ -51,3 +51,25 @@ def test_a_configured_ontology_must_exist(tmp_path):
 def test_without_any_ontology_the_first_week_needs_its_signals(tmp_path):
     with pytest.raises(InputError, match="table signals: no complete run for week 2026-W47"):
         ontology_for_week(tmp_path, "2026-W47", Settings())
+
+
+def test_a_rerun_of_a_week_keeps_the_ontology_version_it_was_assigned_against(tmp_path):
+    """Weeks already clustered keep their version when a newer one is added (reruns give the same
+    outputs); a week not yet clustered takes the newest."""
+    import pyarrow as pa
+
+    from jobs.common.storage import run_commit, write_table
+
+    folder = tmp_path / "_registry" / "ontology"
+    folder.mkdir(parents=True)
+    for n in (1, 2):
+        (folder / f"v{n:04d}.yaml").write_text("x")
+    with run_commit(tmp_path, "2026-W47", Settings()) as run_id:
+        write_table(tmp_path, "assignments", "2026-W47", run_id,
+                    pa.table({"query_id": ["q1"], "order": pa.array([0], pa.int32()), "action": ["a"],
+                              "main_category": ["m"], "subcategory": ["s"], "aux_cluster": pa.array([None], pa.int64()),
+                              "main_score": [0.9], "sub_score": [0.9], "method": ["best"],
+                              "ontology_version": pa.array([1], pa.int64()), "run_id": [run_id]}))
+    (folder / "v0003.yaml").write_text("x")
+    assert ontology_for_week(tmp_path, "2026-W47", Settings()).name == "v0001.yaml"
+    assert ontology_for_week(tmp_path, "2026-W48", Settings()).name == "v0003.yaml"

@@ -1,7 +1,9 @@
 """The ontology a week is assigned against, and ``ontology propose`` to a file.
 
-The week's ontology is the newest version of the registry's series
-(``<root>/_registry/ontology/``, :mod:`jobs.registry.ontology`); else the file named by
+The week's ontology is the version its committed assignments were made against, so a
+rerun of a week gives the same outputs whatever versions came later; for a week not yet
+clustered, the newest version of the registry's series (``<root>/_registry/ontology/``,
+:mod:`jobs.registry.ontology`); else the file named by
 ``cluster.ontology``; else, for a warehouse's first week, one proposed from that week's
 signals without a model (``data`` backend) and saved as version 1, so every later week
 is assigned against the same, reviewable version.
@@ -31,8 +33,23 @@ def week_actions(root: Path, week: str) -> tuple[list[str], list[str]]:
     return signals.column("action").to_pylist(), signals.column("info").to_pylist()
 
 
+def week_version(root: Path, week: str):
+    """The series file of the version the week's committed assignments used (None: not clustered
+    yet, or that version is no longer in the series)."""
+    try:
+        used = read_table(root, "assignments", week, columns=["ontology_version"]).column("ontology_version")
+    except InputError:
+        return None
+    if len(used) == 0 or used[0].as_py() is None:
+        return None
+    return dict(series.versions(root)).get(int(used[0].as_py()))
+
+
 def ontology_for_week(root: Path, week: str, settings) -> Path:
     """The ontology file this week is assigned against (proposing version 1 if needed)."""
+    pinned = week_version(root, week)
+    if pinned is not None:
+        return pinned
     newest = series.latest_path(root)
     if newest is not None:
         return newest
