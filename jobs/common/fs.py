@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow.fs as pafs
 
 from core.errors import InputError
+from core.files import atomic_path
 from core.files import write_bytes as write_local_bytes
 
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
@@ -94,6 +95,17 @@ def join(location: Path | str, *parts: str) -> Path | str:
     return f"{child}?{query}" if query else child
 
 
+def sibling(location: Path | str, name: str) -> Path | str:
+    """The location of ``name`` in the same folder as ``location``."""
+    if scheme(location) == "":
+        return Path(location).with_name(name)
+    if scheme(location) == "file":
+        return Path(resolve(location)[1]).with_name(name)
+    base, _, query = text(location).partition("?")
+    child = f"{base.rstrip('/').rsplit('/', 1)[0]}/{name}"
+    return f"{child}?{query}" if query else child
+
+
 def spark_location(location: Path | str) -> str:
     """The Hadoop path Spark writes to: an absolute local path, or ``s3a://bucket/key``."""
     if is_local(location):
@@ -149,6 +161,80 @@ def write_bytes(location: Path | str, data: bytes) -> Path | str:
 
 def write_text(location: Path | str, value: str) -> Path | str:
     return write_bytes(location, value.encode("utf-8"))
+
+
+def write_parquet(location: Path | str, table, **options) -> Path | str:
+    """Replace one Parquet file whole: aside-and-rename locally, one object on a store."""
+    import pyarrow.parquet as pq
+
+    if is_local(location):
+        with atomic_path(resolve(location)[1]) as tmp:
+            pq.write_table(table, tmp, **options)
+        return location
+    filesystem, path = resolve(location)
+    pq.write_table(table, path, filesystem=filesystem, **options)
+    return location
+
+
+@contextlib.contextmanager
+def open_write(location: Path | str, mode: str = "w") -> Iterator:
+    """A file handle whose content replaces ``location`` whole when the block ends without error.
+
+    Written aside locally (then renamed); for an object store written to a local temporary
+    file, then uploaded as one object, so a failure mid-way publishes nothing.
+    """
+    encoding = None if "b" in mode else "utf-8"
+    if is_local(location):
+        with atomic_path(resolve(location)[1]) as tmp, open(tmp, mode, encoding=encoding) as handle:
+            yield handle
+        return
+    import tempfile
+
+    filesystem, path = resolve(location)
+    with tempfile.TemporaryDirectory(prefix="intentmine-") as folder:
+        local = Path(folder) / "upload"
+        with open(local, mode, encoding=encoding) as handle:
+            yield handle
+        pafs.copy_files(str(local), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=filesystem)
+
+
+def read_parquet(location: Path | str, columns: list[str] | None = None):
+    """One Parquet file, or None when it does not exist."""
+    import pyarrow.parquet as pq
+
+    filesystem, path = resolve(location)
+    if filesystem.get_file_info(path).type != pafs.FileType.File:
+        return None
+    return pq.read_table(path, filesystem=filesystem, columns=columns)
+
+
+@contextlib.contextmanager
+def local_copy(location: Path | str) -> Iterator[Path]:
+    """A local file path holding the location's content (itself when local), for readers that want one."""
+    if is_local(location):
+        yield Path(resolve(location)[1])
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="intentmine-") as tmp:
+        local = Path(tmp) / text(location).split("?", 1)[0].rsplit("/", 1)[-1]
+        local.write_bytes(read_bytes(location) or b"")
+        yield local
+
+
+def copy_tree(source: Path | str, target: Path | str) -> int:
+    """Copy every file under ``source`` to ``target`` (any two locations); returns how many."""
+    src_fs, src = resolve(source)
+    files = [i for i in src_fs.get_file_info(pafs.FileSelector(src, recursive=True, allow_not_found=True))
+             if i.type == pafs.FileType.File]
+    for info in files:
+        write_bytes(join(target, *info.path.removeprefix(src + "/").split("/")), _read(src_fs, info.path))
+    return len(files)
+
+
+def _read(filesystem: pafs.FileSystem, path: str) -> bytes:
+    with filesystem.open_input_stream(path) as stream:
+        return stream.read()
 
 
 def remove(location: Path | str) -> None:

@@ -142,6 +142,11 @@ def cache_dir(root: Path | str, name: str) -> Path:
     return local_state(root) / "_cache" / name
 
 
+def query_photos_path(root: Path | str, week: str) -> Path | str:
+    """The cache stage's query-photo features of a week, read by the analyse stage (on the root)."""
+    return fs.join(root, "_cache", "query_photos", f"week={week}.parquet")
+
+
 def checkpoint_path(root: Path | str, stage: str, week: str) -> Path:
     return local_state(root) / "_checkpoints" / stage / f"week={week}.sqlite"
 
