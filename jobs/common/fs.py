@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -21,7 +23,7 @@ import socket
 import time
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pyarrow.fs as pafs
 
@@ -269,7 +271,8 @@ def lock(location: Path | str, what: str) -> Iterator[None]:
     """Hold ``location`` (a lock file) for one writer; a second one gets one InputError line.
 
     Locally an ``fcntl`` lock, released by the kernel when the holder dies; on an object
-    store a lock object naming its owner, taken over when that owner (same host) is gone.
+    store a lock object naming its owner, created with a conditional PUT
+    (:func:`create_once`), taken over when that owner (same host) is gone.
     """
     if is_local(location):
         import fcntl
@@ -297,15 +300,74 @@ def lock(location: Path | str, what: str) -> Iterator[None]:
     if held and _alive(held):
         raise InputError(f"{what} is being written by another run ({held}); try again when it has finished, "
                          f"or delete {text(location)} if that run is gone")
+    if held:  # its owner (this host) is gone: take it over
+        remove(location)
     mine = _owner()
-    write_text(location, mine)
-    if read_text(location) != mine:
-        raise InputError(f"{what} is being written by another run ({read_text(location)}); try again later")
+    created = create_once(location, mine.encode())
+    if created is None:  # no credentials in the environment to sign a conditional PUT: best effort
+        write_text(location, mine)
+        created = read_text(location) == mine
+    if not created:
+        raise InputError(f"{what} is being written by another run ({read_text(location) or 'unknown'}); "
+                         f"try again when it has finished")
     try:
         yield
     finally:
         if read_text(location) == mine:
             remove(location)
+
+
+def create_once(location: Path | str, data: bytes) -> bool | None:
+    """Create an object only if no object has its key: one PUT with ``If-None-Match: *``.
+
+    True when this call created it, False when the key existed (HTTP 412, or 409 for a
+    concurrent conditional write). The store decides, so of writers racing for a key
+    exactly one wins. None when the request cannot be signed here (credentials not in
+    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``). Object stores only.
+    """
+    import httpx
+
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        return None
+    url, host, region = _object_url(location)
+    headers = {"host": host, "if-none-match": "*", "x-amz-content-sha256": hashlib.sha256(data).hexdigest(),
+               "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())}
+    if os.environ.get("AWS_SESSION_TOKEN"):
+        headers["x-amz-security-token"] = os.environ["AWS_SESSION_TOKEN"]
+    headers["authorization"] = _sigv4("PUT", urlsplit(url).path, headers, key, secret, region)
+    response = httpx.put(url, content=data, headers=headers, timeout=30)
+    if response.status_code in (412, 409):
+        return False
+    if response.status_code >= 300:
+        raise OSError(f"conditional PUT of {text(location)}: HTTP {response.status_code} {response.text[:200]}")
+    return True
+
+
+def _object_url(location: Path | str) -> tuple[str, str, str]:
+    """(path-style URL with the key percent-encoded, host, region) of an S3 location."""
+    filesystem, path = resolve(location)
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(text(location)).query).items()}
+    endpoint = query.get("endpoint_override") or os.environ.get("AWS_ENDPOINT_URL") or ""
+    kind = query.get("scheme") or (endpoint.split("://", 1)[0] if "://" in endpoint else "https")
+    region = query.get("region") or os.environ.get("AWS_REGION", "us-east-1")
+    host = endpoint.split("://", 1)[-1].rstrip("/") or f"s3.{region}.amazonaws.com"
+    return f"{kind}://{host}/{quote(path, safe='/-_.~')}", host, region
+
+
+def _sigv4(method: str, path: str, headers: dict[str, str], key: str, secret: str, region: str) -> str:
+    """The AWS Signature Version 4 ``Authorization`` header of a request without a query string."""
+    stamp = headers["x-amz-date"]
+    names = sorted(headers)
+    canonical = "\n".join([method, path, "", *(f"{n}:{headers[n].strip()}" for n in names), "",
+                           ";".join(names), headers["x-amz-content-sha256"]])
+    scope = f"{stamp[:8]}/{region}/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    signing = f"AWS4{secret}".encode()
+    for part in (stamp[:8], region, "s3", "aws4_request"):
+        signing = hmac.new(signing, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
 
 
 def _owner() -> str:
