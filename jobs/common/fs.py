@@ -300,7 +300,7 @@ def lock(location: Path | str, what: str) -> Iterator[None]:
     if held and _alive(held):
         raise InputError(f"{what} is being written by another run ({held}); try again when it has finished, "
                          f"or delete {text(location)} if that run is gone")
-    if held:  # its owner (this host) is gone: take it over
+    if held is not None:  # empty (a released local lock, copied) or its owner (this host) is gone
         remove(location)
     mine = _owner()
     created = create_once(location, mine.encode())
