@@ -121,7 +121,8 @@ def test_the_docs_object_storage_commands_run_as_written(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, target in (("python", sys.executable), ("intentmine", Path(sys.executable).parent / "intentmine")):
-        (bin_dir / name).symlink_to(target)
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{target}" "$@"\n')  # not a symlink: the venv stays on
+        (bin_dir / name).chmod(0o755)
     path = [str(bin_dir), *([str(moto_bin)] if moto_bin else []), str(Path(sys.executable).parent), os.environ["PATH"]]
     work = tmp_path / "work"
     work.mkdir()
@@ -129,14 +130,17 @@ def test_the_docs_object_storage_commands_run_as_written(tmp_path):
     env = {**os.environ, "PATH": os.pathsep.join(path), "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "SPARK_LOCAL_IP": "127.0.0.1",
            "INTENTMINE_STATE_DIR": str(tmp_path / "state")}
-    script = "set -euo pipefail\n" + block.replace("5000", port) + "\nkill %1\n"
-    proc = subprocess.Popen(["bash", "-c", script], cwd=work, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=900)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+    script, log = tmp_path / "docs.sh", tmp_path / "docs.log"
+    script.write_text("set -euo pipefail\n" + block.replace("5000", port))
+    with log.open("w") as sink:  # a file, not a pipe: the backgrounded server keeps a pipe open
+        proc = subprocess.Popen(["bash", str(script)], cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=900)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the server the block started in the background
+                os.killpg(proc.pid, signal.SIGTERM)
+    out = log.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "files copied" in out and "stage(s) in" in out and "report s3://warehouse/wh/reports/" in out
     assert "decision(s) pending the next tools run" in out  # review list read the S3 registry
