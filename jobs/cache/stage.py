@@ -11,7 +11,6 @@ against the planted near-duplicates.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,9 @@ from jobs.common.images import image_policy, load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
 from core.progress import Progress
-from jobs.common.storage import default_run_id, read_table, record_stage, stage_run, write_table
+from jobs.common import fs
+from jobs.common.storage import (default_run_id, query_photos_path, read_table, record_stage, stage_run,
+                                  write_table)
 from schemas.arrow import to_arrow
 from schemas.tables import CacheHit, StageRecord
 
@@ -64,21 +65,14 @@ def _shrunk(img, side: int):
     return img
 
 
-def write_query_photos(root: Path, week: str, rows: list[dict], settings) -> Path:
+def write_query_photos(root: Path | str, week: str, rows: list[dict], settings) -> Path | str:
     """The analyst's query-photo features of the week, keyed by palette and size, for the analyse stage."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     palette = rules_palette(settings)
     key = query_features_key(palette, settings.models.feature_max_side)
-    folder = Path(root) / "_cache" / "query_photos"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"week={week}.parquet"
-    tmp = path.with_suffix(".tmp")
     table = pa.Table.from_pylist(rows) if rows else pa.table({"image_uri": pa.array([], pa.string())})
-    pq.write_table(table.replace_schema_metadata({"key": key}), tmp)
-    os.replace(tmp, path)
-    return path
+    return fs.write_parquet(query_photos_path(root, week), table.replace_schema_metadata({"key": key}))
 
 
 def match(queries: list[dict], vectors: np.ndarray, index: ImageIndex, week: str,

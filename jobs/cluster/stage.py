@@ -32,6 +32,7 @@ from jobs.common.storage import (default_run_id, optional_table, previous_week, 
                                  run_commit, stage_run, week_bounds, write_table)
 from jobs.common.storage import weeks as storage_weeks
 from jobs.ontology.stage import ontology_for_week
+from jobs.registry import ontology as series
 from schemas.tables import StageRecord
 
 log = logging.getLogger("intentmine")
@@ -99,10 +100,10 @@ def cluster_week(root: Path, week: str, ontology: Path, settings, method: str | 
         return _cluster_week(root, week, ontology, settings, method)
 
 
-def _cluster_week(root: Path, week: str, ontology: Path, settings, method: str | None = None) -> dict:
+def _cluster_week(root: Path, week: str, ontology: Path | str, settings, method: str | None = None) -> dict:
     began, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     week_bounds(week)
-    onto = load_ontology(ontology)
+    onto = series.read(ontology)  # a registry version (any filesystem) or a local file
     signals = read_table(root, "signals", week, columns=["query_id", "order", "action", "info"])
     if signals.num_rows == 0:
         raise InputError(f"table signals, week {week}: no signals to cluster")

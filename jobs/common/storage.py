@@ -143,6 +143,11 @@ def cache_dir(root: Path | str, name: str) -> Path:
     return local_state(root) / "_cache" / name
 
 
+def query_photos_path(root: Path | str, week: str) -> Path | str:
+    """The cache stage's query-photo features of a week, read by the analyse stage (on the root)."""
+    return fs.join(root, "_cache", "query_photos", f"week={week}.parquet")
+
+
 def checkpoint_path(root: Path | str, stage: str, week: str) -> Path:
     return local_state(root) / "_checkpoints" / stage / f"week={week}.sqlite"
 
@@ -409,7 +414,7 @@ def publishing(root: Path | str, table: str, week: str, run_id: str) -> Iterator
     model_for(table)
     open_run = _OPEN.get()
     if open_run is None or open_run.week != week or str(open_run.root) != str(root):
-        with _single(root, week, run_id) as run:
+        with _single(root, week, run_id):
             with publishing(root, table, week, run_id) as folder:
                 yield folder
         return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tempfile
 from pathlib import Path
 
 from clustering.ontology import Ontology, dump_text, load_ontology
@@ -40,11 +39,7 @@ def latest_path(root: Path | str) -> Path | None:
 
 def read(path: Path | str) -> Ontology:
     """One version (or any ontology file), validated; a bad file is a one-line InputError."""
-    if fs.is_local(path):
-        return load_ontology(fs.resolve(path)[1])
-    with tempfile.TemporaryDirectory() as tmp:  # the ontology reader takes a file
-        local = Path(tmp) / str(path).rsplit("/", 1)[-1]
-        local.write_bytes(fs.read_bytes(path) or b"")
+    with fs.local_copy(path) as local:  # the ontology reader takes a file
         return load_ontology(local)
 
 

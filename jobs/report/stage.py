@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import InputError
+from jobs.common import fs
 from jobs.common.settings import Settings
 from jobs.common.storage import (default_run_id, latest_run, optional_table, previous_week, record_stage,
                                  report_path, stage_run, week_bounds, write_file)
@@ -117,12 +118,13 @@ def run_report(logs: Path | None, root: Path, week: str, settings: Settings) -> 
     week_bounds(week)
     published = [t for t in ("clusters", "tools", "assignments", "signals") if latest_run(root, t, week)]
     if not published:
-        raise InputError(f"report --week {week}: no published data for that week under {root} "
+        raise InputError(f"report --week {week}: no published data for that week under {fs.text(root)} "
                          f"(run the pipeline first); nothing written")
     run_id = latest_run(root, "tools", week) or default_run_id(week, settings)
     data = collect(root, week, run_id, settings)
-    path = write_file(report_path(root, week, run_id), render(data).encode())
+    page = render(data).encode("utf-8")
+    path = write_file(report_path(root, week, run_id), page)
     record_stage(root, week, run_id, settings, StageRecord(
         stage="report", started=started, seconds=round(time.perf_counter() - began, 3),
-        tables={}, metrics={"bytes": float(path.stat().st_size)}))
-    return {"report": str(path), "bytes": path.stat().st_size}
+        tables={}, metrics={"bytes": float(len(page))}))
+    return {"report": fs.text(path), "bytes": len(page)}

@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 from core.errors import InputError
+from jobs.common import fs
 from jobs.common.storage import optional_table, week_bounds
+from jobs.common.storage import weeks as storage_weeks
 from jobs.registry import reviews
 from jobs.registry import tools as reg
 
@@ -22,15 +24,13 @@ STATUSES = ("proposed", "approved", "rejected", "retired")
 def _registry(root: Path) -> reg.ToolRegistry:
     registry = reg.load(root)
     if not registry.tools:
-        raise InputError(f"no tools under {Path(root)}: run 'intentmine tools' first")
+        raise InputError(f"no tools under {fs.text(root)}: run 'intentmine tools' first")
     return registry
 
 
 def tool_weeks(root: Path) -> list[str]:
     """Weeks with a published tool list, oldest first."""
-    folder = Path(root) / "tools"
-    weeks = [p.name.removeprefix("week=") for p in folder.glob("week=*")] if folder.is_dir() else []
-    return sorted(w for w in weeks if optional_table(root, "tools", w, ["tool_id"]) is not None)
+    return storage_weeks(root, "tools")
 
 
 def review_week(root: Path, week: str | None) -> str:
@@ -38,7 +38,7 @@ def review_week(root: Path, week: str | None) -> str:
     weeks = tool_weeks(root)
     if week is None:
         if not weeks:
-            raise InputError(f"no published tool list under {Path(root)}: run 'intentmine tools' first")
+            raise InputError(f"no published tool list under {fs.text(root)}: run 'intentmine tools' first")
         return weeks[-1]
     week_bounds(week)
     if week not in weeks:

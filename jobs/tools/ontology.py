@@ -29,6 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clustering.ontology import Ontology, load_ontology
+from jobs.common import fs
 from jobs.registry import ontology as series
 from jobs.registry.tools import ToolRegistry, name_key, sub_key
 
@@ -48,12 +49,14 @@ def keywords_for(title: str, examples: list[str]) -> list[str]:
     return ranked[:KEYWORDS] or [name_key(title)]
 
 
-def base_ontology(root: Path, fallback: str) -> tuple[Ontology | None, Path | None]:
+def base_ontology(root: Path | str, fallback: str) -> tuple[Ontology | None, Path | str | None]:
     """The newest version of the series, else the fallback file, else (None, None)."""
-    path = series.latest_path(root) or (Path(fallback) if fallback else None)
-    if path is None or not path.exists():
+    path = series.latest_path(root)
+    if path is not None:
+        return series.read(path), path
+    if not fallback or not Path(fallback).exists():
         return None, None
-    return load_ontology(path), path
+    return load_ontology(fallback), Path(fallback)
 
 
 def _find(items: list[dict], name: str) -> dict | None:
@@ -104,5 +107,5 @@ def next_ontology(root: Path, registry: ToolRegistry, tools: pa.Table, fallback:
     proposal["version"] = int(start["version"]) + 1
     path = series.write(root, proposal, base, str(source) if source else None)
     log.info("ontology v%d proposed from approved tools:\n%s", proposal["version"],
-             path.with_suffix(".diff").read_text(encoding="utf-8"))
+             fs.read_text(fs.sibling(path, f"v{proposal['version']:04d}.diff")))
     return path

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.files import atomic_path, write_text
+from jobs.common import fs
 from jobs.common.storage import journal
 from jobs.registry.tools import ToolRegistry
 from schemas.arrow import arrow_schema
@@ -108,7 +108,8 @@ def training_samples(rows: pd.DataFrame, registry: ToolRegistry, samples: pa.Tab
     return joined.select(arrow_schema(TrainingSample).names).cast(arrow_schema(TrainingSample))
 
 
-def export_jsonl(samples: pa.Table, registry: ToolRegistry, path: Path, with_catalogue: bool = False) -> Path:
+def export_jsonl(samples: pa.Table, registry: ToolRegistry, path: Path | str,
+                 with_catalogue: bool = False) -> Path | str:
     """One chat-format SFT record per line (system / user with the image / assistant), atomically.
 
     Indices never change meaning, so the planner can learn them without the catalogue in
@@ -117,14 +118,14 @@ def export_jsonl(samples: pa.Table, registry: ToolRegistry, path: Path, with_cat
     """
     version = samples.column("list_version")[0].as_py() if samples.num_rows else None
     system = f"{SYSTEM}\nTool list version {version}." + (f"\nTools:\n{catalogue(registry)}" if with_catalogue else "")
-    journal(path.with_name("tools.json"))
+    journal(fs.sibling(path, "tools.json"))
     journal(path)  # a failed run leaves the export as it was
-    write_text(path.with_name("tools.json"), json.dumps(
+    fs.write_text(fs.sibling(path, "tools.json"), json.dumps(
         {"tool_list_version": version, "tools": [{"index": t.index, "tool_id": t.tool_id, "title": t.title,
                                                   "group": t.group, "status": t.status} for t in registry.active()]},
         ensure_ascii=False, indent=1))
     cols = samples.select(["query_id", "query_image_uri", "retrieval", "target", "list_version"]).to_pydict()
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+    with fs.open_write(path) as out:
         for qid, uri, retrieval, target, version in zip(*cols.values()):
             record = {"id": qid, "tool_list_version": version, "messages": [
                 {"role": "system", "content": system},

@@ -40,7 +40,7 @@ def test_scores_of_drawn_images_fall_on_the_right_side_of_each_threshold(drawn):
 
 
 def test_large_images_are_shrunk_before_scoring_but_keep_their_size(tmp_path):
-    path = draw(tmp_path / "big.png", "ok", size=300)
+    draw(tmp_path / "big.png", "ok", size=300)
     scores = score_image(ImagePolicy(roots=(str(tmp_path),)), "big.png", max_side=100)
     assert (scores["width"], scores["height"]) == (300, 300)
     assert scores["blur_score"] > 0
