@@ -102,15 +102,6 @@ def with_infos(X: np.ndarray, info_vectors: np.ndarray | None, weight: float) ->
     return unit_float32(np.hstack([X, weight * info]))
 
 
-def _padded(labels: EmbeddedLabels, dim: int) -> EmbeddedLabels:
-    """Label vectors widened with zeros to ``dim`` (their Info part is unknown until prototypes)."""
-    pad = dim - labels.main_embeddings.shape[1]
-    if pad <= 0:
-        return labels
-    return EmbeddedLabels(labels.table, np.pad(labels.main_embeddings, ((0, 0), (0, pad))),
-                          np.pad(labels.sub_embeddings, ((0, 0), (0, pad))))
-
-
 def embed_labels(table: LabelTable, encoder: Encoder) -> EmbeddedLabels:
     """Embed each label's keywords joined by spaces (the s_sem target)."""
     vectors = encoder.encode(table.main_texts + table.sub_texts)
@@ -157,8 +148,9 @@ class ActionClusterer:
         """One output row per input action, in input order (columns :data:`OUTPUT_COLUMNS`).
 
         With ``infos`` (each action's Info, same order) and ``config.info_weight`` > 0, the
-        assignment scores each text joined by the mean embedding of its Infos
-        (:func:`with_infos`, as the proposal does); the fallback still sees the text alone.
+        prototype rounds score each text joined by the mean embedding of its Infos
+        (:func:`with_infos`, as the proposal does): the first pass against the keywords and
+        the fallback see the text alone (a keyword vector has no Info part to compare).
         """
         self.timings_, cfg = {}, self.config
         with self._step("deduplicate and tokenize"):
@@ -169,17 +161,19 @@ class ActionClusterer:
             X = text_X
             if infos is not None and cfg.info_weight > 0:
                 X = with_infos(text_X, mean_info_vectors(data, infos, self.encoder), cfg.info_weight)
-        model = self._assign(data, X, ontology)
+        model = self._assign(data, text_X, ontology)
         if cfg.expand_keywords:
             with self._step("expand keywords"):
                 ontology = expand_ontology(ontology, model.labels.table, data.tokens, data.weight,
                                            model.main_, model.sub_, cfg.expand_terms)
-            model = self._assign(data, X, ontology)
+            model = self._assign(data, text_X, ontology)
         for _ in range(cfg.prototype_rounds):
             model = self._assign(data, X, ontology, prototype_labels(model, X, data.weight))
         if cfg.absorb_tau is not None and cfg.absorb_tau < cfg.tau_main:
-            labels = prototype_labels(model, X, data.weight) if cfg.prototype_rounds else model.labels
-            model = self._assign(data, X, ontology, labels, tau_main=cfg.absorb_tau)
+            if cfg.prototype_rounds:
+                model = self._assign(data, X, ontology, prototype_labels(model, X, data.weight), tau_main=cfg.absorb_tau)
+            else:
+                model = self._assign(data, text_X, ontology, model.labels, tau_main=cfg.absorb_tau)
         self._cluster_leftovers(model, text_X, data.weight, self._fallback(memory))
         self.ontology_ = ontology
         self.counts_ = {"rows": len(actions), "distinct": len(data.texts),
@@ -202,7 +196,7 @@ class ActionClusterer:
         cfg = self.config
         if labels is None:
             with self._step("embed labels"):
-                labels = _padded(embed_labels(LabelTable.from_ontology(ontology), self.encoder), X.shape[1])
+                labels = embed_labels(LabelTable.from_ontology(ontology), self.encoder)
         model = TwoLevelClusterer(labels, cfg.alpha_main, cfg.alpha_sub,
                                   cfg.tau_main if tau_main is None else tau_main, cfg.tau_sub,
                                   main_from_subs=cfg.main_from_subs)

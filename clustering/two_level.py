@@ -149,6 +149,8 @@ def prototype_labels(model: TwoLevelClusterer, X: np.ndarray, sample_weight: np.
 
 def _centroids_or(fallback: np.ndarray, X: np.ndarray, assigned: np.ndarray, weight: np.ndarray) -> np.ndarray:
     out = np.array(fallback, dtype=np.float32, copy=True)
+    if out.shape[1] < X.shape[1]:  # X joined by an Info part the keyword vectors lack
+        out = np.pad(out, ((0, 0), (0, X.shape[1] - out.shape[1])))
     for label in np.unique(assigned[assigned >= 0]):
         rows = assigned == label
         centroid = (X[rows] * weight[rows, None]).sum(axis=0)
