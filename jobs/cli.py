@@ -107,6 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"intentmine {args.command}: interrupted; nothing was published\n")
         return 130
+    except Exception as exc:  # a Spark job's failure arrives as a Java exception in Python's clothes
+        if (line := _spark_disk_full(exc, args)) is None:
+            raise
+        sys.stderr.write(f"{fail} {line}\n")
+        return 2
+
+
+def _spark_disk_full(exc: Exception, args) -> str | None:
+    """One line for a Spark write that ran out of space (ENOSPC inside the JVM), else None."""
+    if not type(exc).__module__.startswith(("py4j", "pyspark")) or "No space left on device" not in str(exc):
+        return None
+    return f"No space left on device: {getattr(args, 'root', None) or '?'} (a Spark write); nothing was published"
 
 
 if __name__ == "__main__":

@@ -105,3 +105,22 @@ def test_a_full_disk_leaves_the_committed_run_and_the_registry_as_they_were(smal
                    for name in snapshot(root))
     assert read_table(root, "tools", W2).num_rows == committed.num_rows + 1  # with room, it commits
     assert "_registry/tool_lists/v0003.json" in snapshot(root)  # the new tool's list, only once it fitted
+
+
+def test_a_full_disk_during_the_sample_stages_spark_write_is_one_line(small_logs, small_disk):
+    """Spark's executors hit ENOSPC writing ``samples``: one line and exit 2 (Spark's own stack
+    traces stay quiet at ``spark.log_level`` FATAL), and nothing is left of the run."""
+    import sys
+
+    root = small_disk / "wh"
+    fill(small_disk, leave_pages=40)  # room for the small tables, not for samples
+    out = subprocess.run([sys.executable, "-m", "jobs.cli", "-q", "sample", "--logs", str(small_logs),
+                          "--root", str(root), "--week", "2026-W47"],
+                         capture_output=True, text=True, env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
+    assert out.returncode == 2, out.stderr[-2000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("intentmine sample: error:")]
+    assert errors == [f"intentmine sample: error: No space left on device: {root} (a Spark write); "
+                      "nothing was published"], out.stderr[-2000:]
+    assert not any(w in out.stderr for w in ("Traceback", "Exception", "\tat org."))
+    assert not root.exists()  # the run created the warehouse, and took it away again
+    assert [p.name for p in small_disk.iterdir()] == ["filler"]

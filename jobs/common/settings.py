@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class SparkSettings(_Section):
     executor_memory: str = "4g"
     shuffle_partitions: int = Field(8, ge=1)
     executor_wait_s: float = Field(120.0, gt=0)  # a cluster that gives no executor by then: one clear error
+    # Spark's own log level in the driver (and local executors): FATAL, so a failed job ends in
+    # intentmine's one line and not in Spark's stack traces; WARN or ERROR to read Spark's messages
+    log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"] = "FATAL"
     extra_conf: dict[str, str] = Field(default_factory=dict)
 
 

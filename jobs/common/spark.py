@@ -75,7 +75,7 @@ def get_spark(settings: SparkSettings | None = None):
         if key not in given and key not in settings.extra_conf:
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel(settings.log_level)
     if not local:
         ship_project(spark.sparkContext)
         wait_for_executors(spark, master, settings.executor_wait_s)
