@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from scipy.signal import fftconvolve
+from scipy import fft as sfft
 
 SCALES = (0.8, 0.87, 0.94, 1.0, 1.07, 1.14, 1.22, 1.3)
 NONE = "none"
@@ -63,15 +63,38 @@ def _box_sums(ink: np.ndarray, h: int, w: int) -> np.ndarray:
     return (table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]).astype(np.float32)
 
 
-def _score(ink: np.ndarray, template: np.ndarray) -> float:
-    """Best overlap of the template with the ink: matched / sqrt(template ink · window ink)."""
-    h, w = template.shape
-    if h > ink.shape[0] or w > ink.shape[1] or not template.any():
-        return 0.0
-    overlap = fftconvolve(ink.astype(np.float32), template[::-1, ::-1].astype(np.float32), mode="valid")
-    window = _box_sums(ink, h, w)
-    score = overlap / np.sqrt(template.sum() * np.maximum(window, 1.0))
-    return float(score.max())
+@lru_cache(maxsize=8192)
+def _template_spectrum(word: str, scale: float, shape: tuple[int, int]) -> np.ndarray:
+    """The flipped template's real FFT at ``shape`` (the same for every photo of one size)."""
+    return sfft.rfft2(_template(word, scale)[::-1, ::-1].astype(np.float32), shape)
+
+
+def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
+    """Best overlap of each template with the ink: matched / sqrt(template ink · window ink).
+
+    The ink's FFT is taken once for all templates (and each template's once per photo size),
+    so a template costs one product and one inverse FFT instead of a whole convolution.
+    """
+    templates = [_template(w, s) for w, s in words]
+    fits = [t.shape[0] <= ink.shape[0] and t.shape[1] <= ink.shape[1] and t.any() for t in templates]
+    if not any(fits):
+        return [0.0] * len(words)
+    h_max = max(t.shape[0] for t, ok in zip(templates, fits) if ok)
+    w_max = max(t.shape[1] for t, ok in zip(templates, fits) if ok)
+    shape = (sfft.next_fast_len(ink.shape[0] + h_max - 1, real=True),
+             sfft.next_fast_len(ink.shape[1] + w_max - 1, real=True))
+    spectrum = sfft.rfft2(ink.astype(np.float32), shape)
+    out = []
+    for (word, scale), template, ok in zip(words, templates, fits):
+        if not ok:
+            out.append(0.0)
+            continue
+        h, w = template.shape
+        full = sfft.irfft2(spectrum * _template_spectrum(word, scale, shape), shape)
+        overlap = full[h - 1: ink.shape[0], w - 1: ink.shape[1]]
+        window = _box_sums(ink, h, w)
+        out.append(float((overlap / np.sqrt(template.sum() * np.maximum(window, 1.0))).max()))
+    return out
 
 
 def read_brand(rgb: np.ndarray, foreground: np.ndarray, candidates: tuple[str, ...],
@@ -80,7 +103,9 @@ def read_brand(rgb: np.ndarray, foreground: np.ndarray, candidates: tuple[str, .
     ink = ink_mask(rgb, foreground)
     if ink.sum() < 12 or not candidates:
         return NONE
-    scored = sorted(((max(_score(ink, _template(c[:12], s)) for s in SCALES), c) for c in candidates),
+    words = [(c[:12], s) for c in candidates for s in SCALES]
+    per_word = _scores(ink, words)
+    scored = sorted(((max(per_word[i * len(SCALES):(i + 1) * len(SCALES)]), c) for i, c in enumerate(candidates)),
                     reverse=True)
     best, name = scored[0]
     runner_up = scored[1][0] if len(scored) > 1 else 0.0
