@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from jobs.cli import main
 from jobs.common.storage import latest_run, read_table
 from jobs.tools.stage import run_tools
+from tests.mounts import tmpfs
 from tests.tools.conftest import RUN, settings, write_week
 from tests.tools.test_identity import W1, W2, week1
 
@@ -37,15 +37,8 @@ def only_our_commands(monkeypatch):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mount = tmp_path / f"full-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here ({done.stderr.decode().strip()})")
-    try:
+    with tmpfs(tmp_path, "size=3m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

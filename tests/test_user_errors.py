@@ -4,8 +4,6 @@ and leaves the warehouse untouched. None of these cases starts Spark."""
 from __future__ import annotations
 
 import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.cli import main
+from tests.mounts import tmpfs
 from tests.sample.conftest import WEEK, at, event, product, write_logs
 
 DAY = "date=2026-11-16"
@@ -96,13 +95,8 @@ def test_a_root_that_is_a_file(capsys, logs, tmp_path, command):
 
 @pytest.fixture
 def read_only_root(tmp_path):
-    mount = tmp_path / f"ro-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here ({done.stderr.decode().strip()})")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    with tmpfs(tmp_path, "ro,size=1m") as mount:
+        yield mount
 
 
 @pytest.mark.parametrize("command", [["tools"], ["report"], ["cache"], ["review", "approve", "t1"]])

@@ -215,19 +215,19 @@ def metadata_features(products: list[dict], main_category: str,
     return out
 
 
+def _share_matching(products: list[dict], field: str, value: str, missing: str | None = None) -> float:
+    """Share of the results whose metadata ``field`` (``missing`` when absent) equals ``value``."""
+    return round(sum(((p.get("metadata") or {}).get(field) or missing) == value for p in products) / len(products), 3)
+
+
 def brand_match(products: list[dict], printed: str) -> float:
     """Share of the results whose brand is the one printed on the photo (1.0 when none is read)."""
-    if printed == NONE or not products:
-        return 1.0
-    return round(sum((p.get("metadata") or {}).get("brand") == printed for p in products) / len(products), 3)
+    return 1.0 if printed == NONE or not products else _share_matching(products, "brand", printed)
 
 
 def pattern_match(products: list[dict], pattern: str) -> float:
     """Share of the results whose pattern is the one on the photo (1.0 when it cannot be told)."""
-    if pattern == UNKNOWN or not products:
-        return 1.0
-    return round(sum(((p.get("metadata") or {}).get("pattern") or "plain") == pattern for p in products)
-                 / len(products), 3)
+    return 1.0 if pattern == UNKNOWN or not products else _share_matching(products, "pattern", pattern, "plain")
 
 
 def brand_vocabulary(samples: list[dict]) -> dict[str, tuple[str, ...]]:
