@@ -124,13 +124,14 @@ def label_agreement() -> dict:
 
     from clustering.embeddings import Encoder
     from clustering.params import BEST
-    from clustering.pipeline import ActionClusterer, propose_ontology
+    from clustering.pipeline import ActionClusterer
+    from jobs.ontology.propose import propose_from_data
 
     out = {}
     for name, (texts, _) in datasets().items():
         float32 = Encoder(precision="float32")
         chosen = Encoder(precision="auto")
-        ontology = propose_ontology(texts, float32)  # one ontology: only the embeddings differ
+        ontology = propose_from_data(texts, float32)  # one ontology: only the embeddings differ
         frames = {}
         for label, encoder in (("float32", float32), ("chosen", chosen)):
             began = time.perf_counter()

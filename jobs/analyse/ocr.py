@@ -19,6 +19,7 @@ from scipy import fft as sfft
 
 SCALES = (0.8, 0.87, 0.94, 1.0, 1.07, 1.14, 1.22, 1.3)
 NONE = "none"
+PAD = 32  # FFT sizes are multiples of this: few distinct sizes, each templates' spectra cached
 
 
 @lru_cache(maxsize=4096)
@@ -56,24 +57,53 @@ def ink_mask(rgb: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     return ink & inside
 
 
-def _box_sums(ink: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Ink pixels in every h×w window (the ``valid`` positions), from one summed-area table."""
-    table = np.zeros((ink.shape[0] + 1, ink.shape[1] + 1), np.int64)
-    table[1:, 1:] = ink.cumsum(0).cumsum(1)
+@lru_cache(maxsize=4096)
+def _ink_count(word: str, scale: float) -> int:
+    return int(_template(word, scale).sum())
+
+
+def _summed_area(ink: np.ndarray) -> np.ndarray:
+    """The ink's summed-area table (one per photo): any window's ink count is four lookups."""
+    table = np.zeros((ink.shape[0] + 1, ink.shape[1] + 1), np.int32)
+    table[1:, 1:] = ink.cumsum(0, dtype=np.int32).cumsum(1, dtype=np.int32)
+    return table
+
+
+def _box_sums(table: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Ink pixels in every h×w window (the ``valid`` positions) of the table's ink."""
     return (table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]).astype(np.float32)
 
 
-@lru_cache(maxsize=8192)
-def _template_spectrum(word: str, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """The flipped template's real FFT at ``shape`` (the same for every photo of one size)."""
-    return sfft.rfft2(_template(word, scale)[::-1, ::-1].astype(np.float32), shape)
+@lru_cache(maxsize=1024)
+def _template_spectra(words: tuple[tuple[str, float], ...], shape: tuple[int, int]) -> np.ndarray:
+    """The flipped templates' real FFTs at ``shape``, stacked (the same for every photo of one size)."""
+    stack = np.zeros((len(words), *shape), np.float32)
+    for i, (word, scale) in enumerate(words):
+        t = _template(word, scale)
+        stack[i, :t.shape[0], :t.shape[1]] = t[::-1, ::-1]
+    return sfft.rfft2(stack, shape)
+
+
+def _ink_window(ink: np.ndarray, h_max: int, w_max: int) -> np.ndarray:
+    """The part of the ink any template window touching ink lies in: its bounding box widened
+    by the largest template, clipped to the photo (windows elsewhere overlap no ink)."""
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    r0, r1 = max(rows[0] - h_max + 1, 0), min(rows[-1] + h_max, ink.shape[0])
+    c0, c1 = max(cols[0] - w_max + 1, 0), min(cols[-1] + w_max, ink.shape[1])
+    return ink[r0:r1, c0:c1]
+
+
+def _padded(n: int) -> int:
+    """An FFT length >= n from a short list (multiples of ``PAD``), so template spectra are reused."""
+    return -(-n // PAD) * PAD
 
 
 def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
     """Best overlap of each template with the ink: matched / sqrt(template ink · window ink).
 
-    The ink's FFT is taken once for all templates (and each template's once per photo size),
-    so a template costs one product and one inverse FFT instead of a whole convolution.
+    Windows are searched only around the ink (the rest score 0), with the ink's FFT taken
+    once, every fitting template's product with it inverted in one batched FFT, and one
+    summed-area table for every window size.
     """
     templates = [_template(w, s) for w, s in words]
     fits = [t.shape[0] <= ink.shape[0] and t.shape[1] <= ink.shape[1] and t.any() for t in templates]
@@ -81,20 +111,21 @@ def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
         return [0.0] * len(words)
     h_max = max(t.shape[0] for t, ok in zip(templates, fits) if ok)
     w_max = max(t.shape[1] for t, ok in zip(templates, fits) if ok)
-    shape = (sfft.next_fast_len(ink.shape[0] + h_max - 1, real=True),
-             sfft.next_fast_len(ink.shape[1] + w_max - 1, real=True))
-    spectrum = sfft.rfft2(ink.astype(np.float32), shape)
-    out = []
-    for (word, scale), template, ok in zip(words, templates, fits):
-        if not ok:
-            out.append(0.0)
-            continue
+    ink = _ink_window(ink, h_max, w_max)
+    fitting = [(w, t) for w, t, ok in zip(words, templates, fits)
+               if ok and t.shape[0] <= ink.shape[0] and t.shape[1] <= ink.shape[1]]
+    shape = (_padded(ink.shape[0]), _padded(ink.shape[1]))  # circular: the valid part never wraps
+    spectra = _template_spectra(tuple(w for w, _ in fitting), shape)
+    full = sfft.irfft2(spectra * sfft.rfft2(ink.astype(np.float32), shape), shape)
+    table = _summed_area(ink)
+    best = {}
+    for i, (word, template) in enumerate(fitting):
         h, w = template.shape
-        full = sfft.irfft2(spectrum * _template_spectrum(word, scale, shape), shape)
-        overlap = full[h - 1: ink.shape[0], w - 1: ink.shape[1]]
-        window = _box_sums(ink, h, w)
-        out.append(float((overlap / np.sqrt(template.sum() * np.maximum(window, 1.0))).max()))
-    return out
+        overlap = full[i, h - 1: ink.shape[0], w - 1: ink.shape[1]]
+        window = np.maximum(_box_sums(table, h, w), 1.0)
+        window *= _ink_count(*word)
+        best[word] = float((overlap / np.sqrt(window, out=window)).max())
+    return [best.get(w, 0.0) for w in words]
 
 
 def read_brand(rgb: np.ndarray, foreground: np.ndarray, candidates: tuple[str, ...],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.parallel import map_chunks
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
 from jobs.analyse.features import (Palette, brand_match, join_photo_features, metadata_features, pattern_match,
@@ -114,6 +115,33 @@ class RulesAnalyst:
             StageOutput(output=vlm.model_dump(), prompt_name="vlm_analysis", **common),
             StageOutput(output=llm.model_dump(), prompt_name="llm_reasoning", **common),
             extra={"rules_fired": [r.id for r in self.rules.fired(features)]})
+
+
+CHUNK = 256  # samples per task of a worker process
+
+
+def analyse_samples(samples: list[dict], logs: Path | str, settings, reference_prices: dict[str, float],
+                    product_colours: dict[str, str], brands: dict[str, tuple[str, ...]],
+                    progress=None) -> list[QueryResult]:
+    """:class:`RulesAnalyst` over ``samples``, in order, on ``settings.models.workers`` processes.
+
+    Each query's result depends on that query alone (its features, the week's shared tables,
+    a phrasing seeded by its id), so the results are the same for any number of workers.
+    """
+    return map_chunks(_analyse_chunk, samples, CHUNK, settings.models.workers, _start_worker,
+                      (logs, settings, reference_prices, product_colours, brands), progress)
+
+
+_WORKER: RulesAnalyst | None = None
+
+
+def _start_worker(*args) -> None:
+    global _WORKER
+    _WORKER = RulesAnalyst(*args)
+
+
+def _analyse_chunk(chunk: list[dict]) -> list[QueryResult]:
+    return [_WORKER(sample) for sample in chunk]
 
 
 def plain_samples(table) -> list[dict]:

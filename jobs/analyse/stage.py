@@ -16,7 +16,7 @@ from pathlib import Path
 from jobs.analyse.results import POLICY_FAILED, QueryResult, analysis_rows, checked, no_finding, result_from_rows, signal_rows
 from core.errors import InputError
 from core.progress import Progress
-from jobs.analyse.rules_runner import RulesAnalyst, plain_samples, product_colour_table, product_photos
+from jobs.analyse.rules_runner import analyse_samples, plain_samples, product_colour_table, product_photos
 from jobs.common import fs
 from jobs.common.storage import (default_run_id, latest_run, query_photos_path, read_table, record_stage, stage_run,
                                   write_table)
@@ -61,16 +61,13 @@ def attach_query_photos(samples: list[dict], root: Path, week: str, settings) ->
 
 
 def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
-    """The ``rules`` backend over every sample, in this process."""
+    """The ``rules`` backend over every sample, on this machine (``models.workers`` processes)."""
     from jobs.analyse.features import brand_vocabulary, reference_prices
 
     colours = product_colour_table(product_photos(samples), logs, settings)  # once per product
-    analyst = RulesAnalyst(logs, settings, reference_prices(samples), colours, brand_vocabulary(samples))
     progress = Progress("analyse (rules)", total=len(samples), unit="queries")
-    results = []
-    for sample in samples:
-        results.append(analyst(sample))
-        progress.update()
+    results = analyse_samples(samples, logs, settings, reference_prices(samples), colours,
+                              brand_vocabulary(samples), progress)
     progress.close()
     return results
 

@@ -21,6 +21,7 @@ from jobs.analyse.features import query_features_key, query_photo_features, rule
 from jobs.common.images import image_policy, load_rgb
 from jobs.cache.features import DIM, image_feature, scales, similarity
 from jobs.cache.index import ImageIndex, cache_folder
+from core.parallel import map_chunks
 from core.progress import Progress
 from jobs.common import fs
 from jobs.common.storage import (default_run_id, query_photos_path, read_table, record_stage, stage_run,
@@ -31,28 +32,47 @@ from schemas.tables import CacheHit, StageRecord
 log = logging.getLogger("intentmine")
 
 
+CHUNK = 256  # photos per task of a worker process
+
+
 def features_of(queries: list[dict], logs: Path, settings, photo_rows: list[dict] | None = None) -> np.ndarray:
-    """The cache feature of every query photo, in the given order.
+    """The cache feature of every query photo, in the given order (``cache.workers`` processes).
 
     Each photo is decoded once; when ``photo_rows`` is a list, the analyst's query-photo
     features (:func:`jobs.analyse.features.query_photo_features`) are measured from the
     same decode and appended to it, so the analyse stage does not decode the photo again.
     """
-    c = settings.cache
-    palette = rules_palette(settings)
-    side = settings.models.feature_max_side
     progress = Progress("cache features", total=len(queries), unit="images")
-    out = np.zeros((len(queries), DIM), np.float32)
-    policy = image_policy(logs, settings)
-    for i, q in enumerate(queries):
-        full = load_rgb(policy, q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
-        out[i] = image_feature(np.asarray(_shrunk(full, c.feature_side)), c.background_scale, c.item_scale,
-                               c.shape_scale)
-        if photo_rows is not None:
-            photo_rows.append({"image_uri": q["image_uri"],
-                               **query_photo_features(np.asarray(_shrunk(full, side)), palette)})
-        progress.update()
+    measured = map_chunks(_features_chunk, queries, CHUNK, settings.cache.workers, _start_worker,
+                          (logs, settings, photo_rows is not None), progress)
     progress.close()
+    out = np.zeros((len(queries), DIM), np.float32)
+    for i, (vector, row) in enumerate(measured):
+        out[i] = vector
+        if photo_rows is not None:
+            photo_rows.append(row)
+    return out
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(logs: Path, settings, with_rows: bool) -> None:
+    _WORKER.update(policy=image_policy(logs, settings), palette=rules_palette(settings), cache=settings.cache,
+                   side=settings.models.feature_max_side, with_rows=with_rows)
+
+
+def _features_chunk(queries: list[dict]) -> list[tuple[np.ndarray, dict | None]]:
+    w, c = _WORKER, _WORKER["cache"]
+    out = []
+    for q in queries:
+        full = load_rgb(w["policy"], q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
+        vector = image_feature(np.asarray(_shrunk(full, c.feature_side)), c.background_scale, c.item_scale,
+                               c.shape_scale)
+        row = ({"image_uri": q["image_uri"], **query_photo_features(np.asarray(_shrunk(full, w["side"])),
+                                                                     w["palette"])}
+               if w["with_rows"] else None)
+        out.append((vector, row))
     return out
 
 

@@ -100,6 +100,7 @@ class CacheSettings(_Section):
     shape_scale: float = Field(0.5, gt=0)  # change of the item's 4x4 silhouette (cell shares, log aspect) per unit
     index: str = "flat"  # flat (exact L2) or hnsw (approximate, for millions)
     hnsw_m: int = Field(32, ge=4)
+    workers: int = Field(0, ge=0)  # processes measuring photo features on one machine (0: one per core)
 
 
 class ModelSettings(_Section):
@@ -124,6 +125,7 @@ class ModelSettings(_Section):
     rules_file: str = ""  # empty: the packaged rules/expert_rules.yaml
     seed: int = 7  # the rules analyst's phrasing seed
     partitions: int = Field(0, ge=0)  # >0: analyse on Spark with this many partitions
+    workers: int = Field(0, ge=0)  # rules analyst processes on one machine (0: one per core)
 
 
 class ClusterSettings(_Section):

@@ -76,3 +76,28 @@ def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_lo
     assert (shared.decodes, alone.decodes) == (0, len(fresh))  # the cache stage's decode served the analyst
     settings.models.feature_max_side = 64  # measured at another size: not used
     assert attach_query_photos(samples_from_logs(small_logs, limit=5), tmp_path, week, settings) == 0
+
+
+def test_worker_processes_give_the_results_of_one_process(small_logs, monkeypatch):
+    """The analyst and the cache's photo features on two spawned workers equal one process, in order."""
+    from jobs.analyse import rules_runner
+    from jobs.analyse.features import brand_vocabulary, reference_prices
+    from jobs.cache import stage as cache_stage
+
+    settings = get_settings()
+    samples = samples_from_logs(small_logs, limit=96)
+    monkeypatch.setattr(rules_runner, "CHUNK", 12)  # several chunks per worker on a small batch
+    monkeypatch.setattr(cache_stage, "CHUNK", 12)
+    colours = product_colour_table(product_photos(samples), small_logs, settings)
+    runs, features = {}, {}
+    for workers in (1, 2):
+        settings.models.workers = settings.cache.workers = workers
+        results = rules_runner.analyse_samples(samples, small_logs, settings, reference_prices(samples), colours,
+                                               brand_vocabulary(samples))
+        runs[workers] = [(r.query_id, r.vlm.output, r.llm.output, r.extra) for r in results]
+        rows: list[dict] = []
+        features[workers] = (cache_stage.features_of(samples, small_logs, settings, rows), rows)
+    assert [r[0] for r in runs[2]] == [s["query_id"] for s in samples]
+    assert runs[2] == runs[1]
+    np.testing.assert_array_equal(features[2][0], features[1][0])
+    assert features[2][1] == features[1][1]

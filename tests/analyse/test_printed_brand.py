@@ -42,3 +42,27 @@ def test_no_rule_makes_no_signal_but_is_counted():
     assert signal_rows(nothing, "run") == [] and no_finding(nothing)
     found = _result(["refine search condition"])
     assert len(signal_rows(found, "run")) == 1 and not no_finding(found)
+
+
+def test_template_scores_equal_a_direct_sliding_window():
+    """The cropped, circular FFT search scores every template as a plain sliding window does."""
+    from jobs.analyse.ocr import SCALES, _scores, _template
+
+    rng = np.random.default_rng(11)
+    words = [(w, s) for w in BRANDS for s in SCALES[::3]]
+    for trial in range(6):
+        ink = np.zeros((96, 70 + 5 * trial), bool)
+        top, left = rng.integers(0, 60), rng.integers(0, 30)
+        ink[top:top + 30, left:left + 40] = rng.random((30, 40)) < 0.3  # a blob of ink, away from the edges
+        ink[rng.integers(0, 96, 6), rng.integers(0, ink.shape[1], 6)] = True  # and stray specks
+        got = _scores(ink, words)
+        for (word, scale), score in zip(words, got):
+            t = _template(word, scale)
+            h, w = t.shape
+            if h > ink.shape[0] or w > ink.shape[1]:
+                assert score == 0.0
+                continue
+            windows = np.lib.stride_tricks.sliding_window_view(ink, (h, w))
+            overlap = (windows & t).sum((2, 3))
+            direct = (overlap / np.sqrt(t.sum() * np.maximum(windows.sum((2, 3)), 1))).max()
+            assert abs(score - direct) < 1e-4, (word, scale)
