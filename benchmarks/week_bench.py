@@ -7,7 +7,7 @@ any JVM below it, sampled every 0.1 s). Floors, measured in the same run:
 
 * sample: the no-click rule alone, one DuckDB query on the same logs (2 threads);
 * analyse: reading and decoding the analysed queries' photos and the distinct product
-  photos alone (what the rules analyst cannot avoid);
+  photos alone (what the rules analyst cannot avoid), on as many processes as the analyst;
 * cluster: embedding the week's distinct actions alone, no cache (the chosen precision),
   and in float32 on the same texts (the precision speed-up, same run).
 
@@ -81,9 +81,7 @@ def worker(args) -> dict:
 
 def decode_alone(logs: Path, root: Path) -> dict:
     """Seconds to read and decode the photos the analyst needs: analysed queries + distinct products."""
-    import numpy as np
-
-    from jobs.common.images import load_rgb
+    from core.parallel import map_chunks
     from jobs.analyse.stage import cache_hits
     from jobs.analyse.rules_runner import plain_samples, product_photos
     from jobs.common.settings import get_settings
@@ -95,9 +93,23 @@ def decode_alone(logs: Path, root: Path) -> dict:
     todo = [s for s in samples if s["query_id"] not in hits]
     uris = [s["image_uri"] for s in todo] + [p["image_uri"] for p in product_photos(todo)]
     began = time.perf_counter()
-    for uri in uris:
-        np.asarray(load_rgb(logs, uri, side, "floor"))
+    map_chunks(_decode_chunk, uris, 256, 0, _decode_start, (str(logs), side))  # as many processes as the analyst
     return {"seconds": time.perf_counter() - began, "photos": len(uris), "queries": len(todo)}
+
+
+_FLOOR: dict = {}
+
+
+def _decode_start(logs: str, side: int) -> None:
+    _FLOOR.update(logs=Path(logs), side=side)
+
+
+def _decode_chunk(uris: list[str]) -> list[int]:
+    import numpy as np
+
+    from jobs.common.images import load_rgb
+
+    return [np.asarray(load_rgb(_FLOOR["logs"], uri, _FLOOR["side"], "floor")).size for uri in uris]
 
 
 def embed_alone(root: Path) -> dict:
