@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobs.analyse.checkpoint import Checkpoint, request_key
+from jobs.analyse.results import NO_FINDING
 from jobs.analyse.client import ModelClient, ModelRequest
 from prompts.loader import load_prompt
 from schemas.llm import LlmReasoning, OntologyProposal, VlmAnalysis
@@ -115,7 +117,14 @@ def test_analyse_with_the_vllm_backend_end_to_end(vllm_url, small_logs, tmp_path
     assert {a["model"] for a in analyses} == {"tiny"}
     assert all(a["status"] == "ok" or a["output_json"] is not None for a in analyses)
     signals = read_table(tmp_path, "signals", "2026-W47").to_pylist()
-    assert signals and {s["prompt_name"] for s in signals} == {"llm_reasoning"}
+    # The tiny model's answers are random text under the schema: some pass the content policy, some
+    # are refused (status failed). Every signal of every accepted reasoning answer is published, in order.
+    expected = sorted((a["query_id"], i, s["action"].strip() or "(empty)", s["info"])
+                      for a in analyses if a["stage"] == "llm" and a["status"] == "ok"
+                      for i, s in enumerate(json.loads(a["output_json"])["signals"], start=1)
+                      if s["action"].strip() != NO_FINDING)
+    assert sorted((s["query_id"], s["order"], s["action"], s["info"]) for s in signals) == expected
+    assert {s["prompt_name"] for s in signals} <= {"llm_reasoning"}
     assert main(args) == 0  # a rerun answers from the checkpoint: nothing is sent again
     manifest = next((tmp_path / "_manifests").rglob("run=*.json")).read_text()
     assert '"vlm_resumed": 4.0' in manifest and '"vlm_attempts": 0.0' in manifest
