@@ -77,9 +77,10 @@ def build_tables(spark, logs: str, week: str, settings, run_id: str, timings: di
     kept = materialize(kept.join(context.main_categories(retrieved, s.category_top_k), "query_id", "left")
                        .withColumn("n_results", F.coalesce(F.col("n_results"), F.lit(0))),
                        "categories", timings)
-    sampled = (stratified_sample(kept, s.per_category, s.seed)
-               .join(context.product_lists(retrieved), "query_id", "inner")
-               .join(context.top_fields(retrieved, s.top_fields), "query_id", "left")
+    chosen = materialize(stratified_sample(kept, s.per_category, s.seed), "stratified_sample", timings)
+    mine = retrieved.join(F.broadcast(chosen.select("query_id")), "query_id", "left_semi")  # lists only for these
+    sampled = (chosen.join(context.product_lists(mine), "query_id", "inner")
+               .join(context.top_fields(mine, s.top_fields), "query_id", "left")
                .withColumn("top_fields", F.coalesce(F.col("top_fields"), F.array().cast("array<string>"))))
     run = F.lit(run_id)
     key = s.user_key.get_secret_value()
