@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.common.actions import add_week_arguments
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -17,8 +19,7 @@ def register(subparsers) -> None:
 
 def add_stage_arguments(parser) -> None:
     """``--root``, ``--week`` and ``--logs``: what the image-reading stages (cache, analyse) share."""
-    parser.add_argument("--root", type=Path, required=True, help="warehouse root (reads samples)")
-    parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    add_week_arguments(parser, root_help="warehouse root (reads samples)")
     parser.add_argument("--logs", type=Path, default=None,
                         help="logs folder the samples' image_uri is relative to (default: settings logs)")
 

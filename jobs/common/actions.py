@@ -67,6 +67,13 @@ def _require_rows(path: Path, rows: list) -> None:
         raise InputError(f"{path}: no actions; {EXPECTED}")
 
 
+def add_week_arguments(parser, root_help: str = "warehouse root",
+                       week_help: str = "ISO week, e.g. 2026-W47") -> None:
+    """The required ``--root DIR --week W`` of a command that works on one week of the warehouse."""
+    parser.add_argument("--root", type=Path, required=True, help=root_help)
+    parser.add_argument("--week", required=True, help=week_help)
+
+
 def add_source_arguments(parser) -> None:
     """``--root``/``--week`` (a week's signals) or ``--actions FILE``: the two input forms."""
     parser.add_argument("--root", type=Path, help="warehouse root (with --week)")

@@ -267,12 +267,13 @@ def check_writable(location: Path | str) -> None:
 
 # ---------------------------------------------------------------- locks
 @contextlib.contextmanager
-def lock(location: Path | str, what: str) -> Iterator[None]:
+def lock(location: Path | str, what: str, wait: bool = False) -> Iterator[None]:
     """Hold ``location`` (a lock file) for one writer; a second one gets one InputError line.
 
-    Locally an ``fcntl`` lock, released by the kernel when the holder dies; on an object
-    store a lock object naming its owner, created with a conditional PUT
-    (:func:`create_once`), taken over when that owner (same host) is gone.
+    Locally an ``fcntl`` lock, released by the kernel when the holder dies (``wait``: a
+    second writer waits its turn instead); on an object store a lock object naming its
+    owner, created with a conditional PUT (:func:`create_once`), taken over when that
+    owner (same host) is gone; a second writer there is always refused.
     """
     if is_local(location):
         import fcntl
@@ -281,7 +282,7 @@ def lock(location: Path | str, what: str) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a+") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 handle.seek(0)
                 raise InputError(f"{what} is being written by another run ({handle.read().strip() or 'unknown'}); "

@@ -52,21 +52,8 @@ def read_all(root: Path | str, through: str | None = None) -> list[dict]:
 def locked(root: Path | str) -> Iterator[None]:
     """An exclusive lock on the review log of ``root``: one process at a time decides, the others
     wait their turn (locally); on an object store a second writer is refused with one line."""
-    location = lock_path(root, "review")
-    if not fs.is_local(location):
-        with fs.lock(location, "the review log"):
-            yield
-        return
-    import fcntl
-
-    path = Path(fs.resolve(location)[1])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with fs.lock(lock_path(root, "review"), "the review log", wait=True):
+        yield
 
 
 def record(root: Path | str, decision: dict, week: str | None = None) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.common.actions import add_week_arguments
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -11,8 +13,7 @@ def register(subparsers) -> None:
         description="Run every sampled query's predicted tools (in order, with their Info) on its retrieved "
                     "products and the catalogue, publish the replay and replay_tools tables, and judge "
                     "top-1/top-4 relevance against the generator's ground truth when the logs have it.")
-    parser.add_argument("--root", type=Path, required=True, help="warehouse root")
-    parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    add_week_arguments(parser)
     parser.add_argument("--logs", type=Path, default=None,
                         help="logs folder: its products/ catalogue and ground_truth/ (optional)")
     parser.set_defaults(func=run)

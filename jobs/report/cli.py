@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from jobs.common.actions import add_week_arguments
 
 
 def register(subparsers) -> None:
@@ -10,8 +10,7 @@ def register(subparsers) -> None:
         "report", help="write the week's self-contained HTML report",
         description="Write one self-contained HTML file for the week's latest run: cluster tree, tools, "
                     "week-over-week change, cache hit rate, stage timings and model cost.")
-    parser.add_argument("--root", type=Path, required=True, help="warehouse root")
-    parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    add_week_arguments(parser)
     parser.set_defaults(func=run)
 
 

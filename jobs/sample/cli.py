@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.common.actions import add_week_arguments
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -11,8 +13,7 @@ def register(subparsers) -> None:
         description="Detect the week's no-click image queries, drop bot traffic and low-quality "
                     "images, and publish a stratified sample per main category (Spark).")
     parser.add_argument("--logs", type=Path, required=True, help="raw logs folder (generate-logs layout)")
-    parser.add_argument("--root", type=Path, required=True, help="warehouse root for the outputs")
-    parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47 (UTC)")
+    add_week_arguments(parser, root_help="warehouse root for the outputs", week_help="ISO week, e.g. 2026-W47 (UTC)")
     parser.add_argument("--per-category", type=int, default=None, help="queries sampled per main category")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed")
     parser.set_defaults(func=run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from jobs.common.actions import add_week_arguments
 
 
 def register(subparsers) -> None:
@@ -10,8 +10,7 @@ def register(subparsers) -> None:
         "tools", help="publish the week's tool list, training samples and SFT export",
         description="Turn the week's clusters into tools with stable ids and indices, apply pending review "
                     "decisions, and publish tools, training_samples and a chat-format JSONL.")
-    parser.add_argument("--root", type=Path, required=True, help="warehouse root")
-    parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    add_week_arguments(parser)
     parser.set_defaults(func=run)
 
 

@@ -106,3 +106,40 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("INTENTMINE_SPARK__MASTER", "spark://h:7077")
     s = Settings()
     assert s.sample.per_category == 42 and s.spark.master == "spark://h:7077"
+
+
+def test_a_waiting_local_lock_takes_its_turn_and_a_refusing_one_says_who_holds_it(tmp_path):
+    """``fs.lock``: a second writer is refused in one line, or with ``wait`` blocks until the first is done."""
+    import threading
+
+    from core.errors import InputError
+    from jobs.common import fs
+
+    location = tmp_path / "_locks" / "review.lock"
+    held, release, order = threading.Event(), threading.Event(), []
+
+    def first():
+        with fs.lock(location, "the review log"):
+            order.append("first in")
+            held.set()
+            release.wait(10)
+            order.append("first out")
+
+    def second():
+        with fs.lock(location, "the review log", wait=True):
+            order.append("second in")
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert held.wait(10)
+    with pytest.raises(InputError, match="the review log is being written by another run"):
+        with fs.lock(location, "the review log"):
+            pass
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.3)
+    assert b.is_alive() and order == ["first in"]  # waiting, not refused and not in
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert order == ["first in", "first out", "second in"]
