@@ -74,7 +74,7 @@ def _box_sums(table: np.ndarray, h: int, w: int) -> np.ndarray:
     return (table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]).astype(np.float32)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=96)  # a few MB each at 96 px: every crop size of every category's words
 def _template_spectra(words: tuple[tuple[str, float], ...], shape: tuple[int, int]) -> np.ndarray:
     """The flipped templates' real FFTs at ``shape``, stacked (the same for every photo of one size)."""
     stack = np.zeros((len(words), *shape), np.float32)
@@ -107,7 +107,7 @@ def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
     """
     templates = [_template(w, s) for w, s in words]
     fits = [t.shape[0] <= ink.shape[0] and t.shape[1] <= ink.shape[1] and t.any() for t in templates]
-    if not any(fits):
+    if not any(fits) or not ink.any():
         return [0.0] * len(words)
     h_max = max(t.shape[0] for t, ok in zip(templates, fits) if ok)
     w_max = max(t.shape[1] for t, ok in zip(templates, fits) if ok)
