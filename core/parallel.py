@@ -14,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 
 def worker_count(requested: int, items: int, min_per_worker: int) -> int:
@@ -29,23 +29,23 @@ def map_chunks(fn: Callable[[list], list], items: Sequence, chunk: int, workers:
     """``fn`` over ``items`` in chunks of ``chunk`` on ``workers`` processes (0: one per core), in order.
 
     ``fn`` and ``initializer`` must be module-level functions (they are pickled by name).
-    ``progress`` (a :class:`core.progress.Progress`) advances by each chunk's length.
+    ``progress`` (a :class:`core.progress.Progress`) advances by each chunk's length as it
+    finishes; ``fn`` may return an empty list when it has nothing to hand back.
     """
-    chunks = [list(items[i:i + chunk]) for i in range(0, len(items), chunk)]
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]  # a range stays a range
     workers = worker_count(workers, len(items), 2 * chunk if min_per_worker is None else min_per_worker)
-    out: list = []
     if workers == 1:
         initializer(*initargs)
-        done = map(fn, chunks)
-        for results in done:
-            out += results
-            if progress is not None:
-                progress.update(len(results))
-        return out
+        return _gather(chunks, map(fn, chunks), progress)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=initializer, initargs=initargs) as pool:
-        for results in pool.map(fn, chunks):
-            out += results
-            if progress is not None:
-                progress.update(len(results))
+        return _gather(chunks, pool.map(fn, chunks), progress)
+
+
+def _gather(chunks: list[Sequence], done: Iterable[list], progress) -> list:
+    out: list = []
+    for chunk, results in zip(chunks, done):
+        out += results
+        if progress is not None:
+            progress.update(len(chunk))
     return out

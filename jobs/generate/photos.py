@@ -10,13 +10,12 @@ in any order by any number of worker processes and the files are the same.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from core.parallel import map_chunks
 from jobs.generate.images import apply_defect, draw_item, near_duplicate
 
 VARIANT_SHARE = 0.5  # of re-uploads: a near-duplicate file (the rest re-send the same file)
@@ -106,37 +105,26 @@ def file_name(j: int) -> str:
 
 
 _SPEC: PhotoSpec | None = None
+_OUT: Path | None = None
 
 
-def _init(spec: PhotoSpec) -> None:
-    global _SPEC
-    _SPEC = spec
+def _init(spec: PhotoSpec, out: str) -> None:
+    global _SPEC, _OUT
+    _SPEC, _OUT = spec, Path(out)
 
 
-def _draw_chunk(args: tuple[str, int, int]) -> int:
-    out, lo, hi = args
-    for j in range(lo, hi):
-        _SPEC.photo(j).save(Path(out) / file_name(j), format="JPEG", quality=JPEG_QUALITY)
-    return hi - lo
+def _draw_chunk(numbers: range) -> list:
+    for j in numbers:
+        _SPEC.photo(j).save(_OUT / file_name(j), format="JPEG", quality=JPEG_QUALITY)
+    return []  # the files are the result
 
 
 def draw_photos(out: Path, spec: PhotoSpec, workers: int = 0, progress=None) -> int:
-    """Write every query photo under ``out`` (JPEG); ``workers`` processes (0: one per core)."""
+    """Write every query photo under ``out`` (JPEG); ``workers`` processes (0: one per core).
+
+    Each photo is a pure function of (seed, number), so the files do not depend on the count.
+    """
     (out / "images" / "queries").mkdir(parents=True, exist_ok=True)
     n = len(spec.source)
-    tasks = [(str(out), lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) <= 1:
-        _init(spec)
-        done = map(_draw_chunk, tasks)
-    else:
-        pool = ProcessPoolExecutor(workers, initializer=_init, initargs=(spec,))
-        done = pool.map(_draw_chunk, tasks)
-    try:
-        for count in done:
-            if progress is not None:
-                progress.update(count)
-    finally:
-        if workers != 1 and len(tasks) > 1:
-            pool.shutdown()
+    map_chunks(_draw_chunk, range(n), CHUNK, workers, _init, (spec, str(out)), progress, min_per_worker=CHUNK)
     return n

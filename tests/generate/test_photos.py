@@ -41,7 +41,10 @@ def test_generated_week_plants_the_share_and_draws_one_file_per_upload(tmp_path)
     assert 0.7 * len(uris) <= len(files) <= 0.8 * len(uris)  # 1 - 0.5 * (1 - VARIANT_SHARE) = 0.75
 
 
-def test_the_files_do_not_depend_on_the_number_of_workers(tmp_path):
+def test_the_files_do_not_depend_on_the_number_of_workers(tmp_path, monkeypatch):
+    from jobs.generate import photos
+
+    monkeypatch.setattr(photos, "CHUNK", 64)  # several chunks, so two workers really share the drawing
     digests = []
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
