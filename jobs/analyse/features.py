@@ -230,6 +230,38 @@ def pattern_match(products: list[dict], pattern: str) -> float:
     return 1.0 if pattern == UNKNOWN or not products else _share_matching(products, "pattern", pattern, "plain")
 
 
+class WeekReferences:
+    """What the analyst reads from the whole week, gathered a batch of samples at a time: the
+    usual prices (:func:`reference_prices`), the brand names (:func:`brand_vocabulary`) and the
+    distinct product photos, first seen first; the same values as those functions over all."""
+
+    def __init__(self):
+        self.samples = 0
+        self._prices: dict[str, list[float]] = {}
+        self._brands: dict[str, set[str]] = {}
+        self._photos: dict[str, str] = {}
+
+    def add(self, samples: list[dict]) -> None:
+        self.samples += len(samples)
+        for s in samples:
+            for p in s["products"]:
+                meta = p.get("metadata") or {}
+                if meta.get("subcategory"):
+                    self._prices.setdefault(meta["subcategory"], []).append(p["price"])
+                if meta.get("brand") and meta.get("main_category"):
+                    self._brands.setdefault(meta["main_category"], set()).add(meta["brand"])
+                self._photos.setdefault(p["image_uri"], p["product_id"])
+
+    def prices(self) -> dict[str, float]:
+        return {k: float(np.median(v)) for k, v in self._prices.items()}
+
+    def brands(self) -> dict[str, tuple[str, ...]]:
+        return {k: tuple(sorted(v)) for k, v in self._brands.items()}
+
+    def product_photos(self) -> list[dict]:
+        return [{"image_uri": u, "product_id": pid} for u, pid in self._photos.items()]
+
+
 def brand_vocabulary(samples: list[dict]) -> dict[str, tuple[str, ...]]:
     """Brand names the week's retrieved products carry, per main category (what a photo may print)."""
     by_cat: dict[str, set[str]] = {}

@@ -12,11 +12,12 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from jobs.analyse.results import POLICY_FAILED, QueryResult, analysis_rows, checked, no_finding, result_from_rows, signal_rows
 from core.errors import InputError
 from core.progress import Progress
-from jobs.analyse.rules_runner import analyse_samples, plain_samples, product_colour_table, product_photos
+from jobs.analyse.rules_runner import analyse_samples, plain_samples, product_colour_table
 from jobs.common import fs
 from jobs.common.storage import (default_run_id, latest_run, query_photos_path, read_table, record_stage, stage_run,
                                   write_table)
@@ -35,23 +36,30 @@ def cache_hits(root: Path, week: str) -> dict[str, tuple[str, str]]:
     return {r["query_id"]: (r["matched_query_id"], r["matched_week"]) for r in rows}
 
 
-def attach_query_photos(samples: list[dict], root: Path, week: str, settings) -> int:
-    """Join the cache stage's query-photo features to the samples (``query_photo``); returns how many.
-
-    Used only when they were measured with this run's palette and feature size.
-    """
+def query_photo_table(root: Path, week: str, settings) -> dict[str, dict]:
+    """image_uri -> the cache stage's query-photo features, when measured with this run's palette
+    and feature size (else empty: the analyst measures them itself)."""
     from jobs.analyse.expert_rules import load_rules
     from jobs.analyse.features import Palette, query_features_key
 
     table = fs.read_parquet(query_photos_path(root, week))
     if table is None:
-        return 0
+        return {}
     palette = Palette(load_rules(settings.models.rules_file or None).colour_names)
     if (table.schema.metadata or {}).get(b"key", b"").decode() != query_features_key(
             palette, settings.models.feature_max_side):
         log.info("analyse: query-photo features of the cache stage were measured otherwise; measuring again")
-        return 0
-    by_uri = {r.pop("image_uri"): r for r in table.to_pylist()}
+        return {}
+    return {r.pop("image_uri"): r for r in table.to_pylist()}
+
+
+def attach_query_photos(samples: list[dict], root: Path, week: str, settings,
+                        by_uri: dict[str, dict] | None = None) -> int:
+    """Join the cache stage's query-photo features to the samples (``query_photo``); returns how many.
+
+    Used only when they were measured with this run's palette and feature size.
+    """
+    by_uri = query_photo_table(root, week, settings) if by_uri is None else by_uri
     joined = 0
     for s in samples:
         if s["image_uri"] in by_uri:
@@ -60,16 +68,45 @@ def attach_query_photos(samples: list[dict], root: Path, week: str, settings) ->
     return joined
 
 
-def analyse_rules(samples: list[dict], logs: Path, settings) -> list[QueryResult]:
-    """The ``rules`` backend over every sample, on this machine (``models.workers`` processes)."""
-    from jobs.analyse.features import brand_vocabulary, reference_prices
+BATCH = 25_000  # samples held as Python rows at a time by the rules analyst
 
-    colours = product_colour_table(product_photos(samples), logs, settings)  # once per product
-    progress = Progress("analyse (rules)", total=len(samples), unit="queries")
-    results = analyse_samples(samples, logs, settings, reference_prices(samples), colours,
-                              brand_vocabulary(samples), progress)
+
+def week_batches(table, hits: dict) -> Iterator[tuple[list[dict], list[dict]]]:
+    """The week's samples, a batch of Python rows at a time: (to analyse, answered by the cache)."""
+    for batch in table.to_batches(max_chunksize=BATCH):
+        rows = plain_samples(batch)
+        yield ([r for r in rows if r["query_id"] not in hits], [r for r in rows if r["query_id"] in hits])
+
+
+def analyse_rules(table, hits: dict, logs: Path, root: Path, week: str, settings) -> dict:
+    """The ``rules`` backend over the samples the cache did not answer, a batch at a time.
+
+    A first pass gathers what the whole week shares (the usual prices, the brand names,
+    the distinct product photos, whose colours are then measured once each); the second
+    analyses each batch on ``models.workers`` processes and checks every answer against
+    its own sample. Only one batch of samples is held as Python rows; the cache hits'
+    samples are kept (their answers are reused and checked after the last batch).
+    Returns ``results`` (as the analyst gave them, for reuse), ``checked``, ``hit_samples``
+    and ``photos_joined``.
+    """
+    from jobs.analyse.features import WeekReferences
+
+    references = WeekReferences()
+    for todo, _ in week_batches(table, hits):
+        references.add(todo)
+    colours = product_colour_table(references.product_photos(), logs, settings)  # once per product
+    prices, brands = references.prices(), references.brands()
+    photos = query_photo_table(root, week, settings)
+    progress = Progress("analyse (rules)", total=references.samples, unit="queries")
+    out: dict = {"results": [], "checked": [], "hit_samples": [], "photos_joined": 0}
+    for todo, answered in week_batches(table, hits):
+        out["photos_joined"] += attach_query_photos(todo, root, week, settings, photos)
+        results = analyse_samples(todo, logs, settings, prices, colours, brands, progress)
+        out["results"] += results
+        out["checked"] += [checked(r, sample) for r, sample in zip(results, todo)]
+        out["hit_samples"] += answered
     progress.close()
-    return results
+    return out
 
 
 def reuse_hits(hits: dict[str, tuple[str, str]], by_id: dict[str, dict], fresh: dict[str, QueryResult],
@@ -109,34 +146,42 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     """The pipeline stage: analyse the week's samples and publish analyses and signals."""
     started, began = datetime.now(timezone.utc), time.perf_counter()
     run_id = default_run_id(week, settings)
-    samples = plain_samples(read_table(root, "samples", week))
+    table = read_table(root, "samples", week)
     hits = cache_hits(root, week)
-    todo = [s for s in samples if s["query_id"] not in hits]
-    photos_joined = attach_query_photos(todo, Path(root), week, settings) if settings.models.backend == "rules" else 0
     backend = settings.models.backend
     metrics: dict[str, float] = {}
     if backend not in ("rules", "vllm"):
         raise InputError(f"--backend '{backend}': expected rules or vllm")
-    if settings.models.partitions > 0:
-        from jobs.analyse.distributed import analyse_on_spark
-
-        results = analyse_on_spark(todo, Path(logs), settings, Path(root), week)
-    elif backend == "rules":
-        results = analyse_rules(todo, Path(logs), settings)
+    photos_joined = 0
+    if backend == "rules" and settings.models.partitions == 0:  # streamed: one batch of rows at a time
+        streamed = analyse_rules(table, hits, Path(logs), Path(root), week, settings)
+        fresh_checked, by_id = streamed["checked"], {s["query_id"]: s for s in streamed["hit_samples"]}
+        results, photos_joined = streamed["results"], streamed["photos_joined"]
     else:
-        from jobs.analyse.vllm_runner import analyse_vllm
+        samples = plain_samples(table)
+        todo = [s for s in samples if s["query_id"] not in hits]
+        by_id = {s["query_id"]: s for s in samples}
+        if backend == "rules":
+            photos_joined = attach_query_photos(todo, Path(root), week, settings)
+        if settings.models.partitions > 0:
+            from jobs.analyse.distributed import analyse_on_spark
 
-        results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
-    fresh = {r.query_id: r for r in results}
-    results += reuse_hits(hits, {s["query_id"]: s for s in samples}, fresh, Path(root), week)
-    by_id = {s["query_id"]: s for s in samples}
-    results = sorted((checked(r, by_id.get(r.query_id)) for r in results), key=lambda r: r.query_id)  # + policy
+            results = analyse_on_spark(todo, Path(logs), settings, Path(root), week)
+        else:
+            from jobs.analyse.vllm_runner import analyse_vllm
+
+            results, metrics = analyse_vllm(todo, Path(logs), Path(root), week, settings)
+        fresh_checked = [checked(r, by_id.get(r.query_id)) for r in results]  # + policy
+    analysed = len(results)
+    reused = reuse_hits(hits, by_id, {r.query_id: r for r in results}, Path(root), week)
+    results = sorted(fresh_checked + [checked(r, by_id.get(r.query_id)) for r in reused],
+                     key=lambda r: r.query_id)
     analyses = [row for r in results for row in analysis_rows(r, run_id)]
     signals = [row for r in results for row in signal_rows(r, run_id)]
     write_table(root, "analyses", week, run_id, to_arrow(Analysis, analyses))
     write_table(root, "signals", week, run_id, to_arrow(Signal, signals))
     status = Counter(f"{a['stage']}_{a['status']}" for a in analyses)
-    counts = {"samples": len(samples), "analysed": len(todo), "cached": len(results) - len(todo),
+    counts = {"samples": table.num_rows, "analysed": analysed, "cached": len(results) - analysed,
               "signals": len(signals), "failed": status["vlm_failed"] + status["llm_failed"],
               "no_rule": sum(no_finding(r) for r in results),
               "policy_failed": sum(POLICY_FAILED in (a["error"] or "") for a in analyses)}

@@ -47,6 +47,26 @@ def test_rerun_is_deterministic(tmp_path, small_logs, samples):
     assert read_table(tmp_path, "signals", WEEK).equals(once)
 
 
+def test_batches_of_the_week_give_the_tables_of_one_batch(tmp_path, small_logs, samples, monkeypatch):
+    """The rules analyst streams the week a batch of samples at a time, with cache hits among them:
+    batches of 7 give the same analyses and signals as one batch."""
+    from jobs.analyse import stage
+    from jobs.cache.stage import run_cache
+    from jobs.common.settings import get_settings
+
+    tables = {}
+    for batch in (10_000, 7):
+        root = tmp_path / f"batch{batch}"
+        write_samples(root, WEEK, samples)
+        run_cache(small_logs, root, WEEK, get_settings())
+        monkeypatch.setattr(stage, "BATCH", batch)
+        assert analyse(root, small_logs) == 0
+        tables[batch] = [read_table(root, t, WEEK).drop_columns(["run_id"]) for t in ("analyses", "signals")]
+    hits = read_table(tmp_path / "batch7", "cache_hits", WEEK).num_rows
+    assert hits > 0  # answers reused across batches too
+    assert tables[7][0].equals(tables[10_000][0]) and tables[7][1].equals(tables[10_000][1])
+
+
 def _with_image(samples, uri):
     broken = copy.deepcopy(samples[:3])
     broken[1]["image_uri"] = uri

@@ -101,3 +101,16 @@ def test_worker_processes_give_the_results_of_one_process(small_logs, monkeypatc
     assert runs[2] == runs[1]
     np.testing.assert_array_equal(features[2][0], features[1][0])
     assert features[2][1] == features[1][1]
+
+
+def test_week_references_gathered_in_batches_equal_the_whole_week(small_logs):
+    from jobs.analyse.features import WeekReferences, brand_vocabulary, reference_prices
+
+    samples = samples_from_logs(small_logs, limit=150)
+    references = WeekReferences()
+    for i in range(0, len(samples), 40):
+        references.add(samples[i:i + 40])
+    assert references.samples == len(samples)
+    assert references.prices() == reference_prices(samples) and references.prices()
+    assert references.brands() == brand_vocabulary(samples) and references.brands()
+    assert references.product_photos() == product_photos(samples)
