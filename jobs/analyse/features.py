@@ -232,14 +232,15 @@ def pattern_match(products: list[dict], pattern: str) -> float:
 
 class WeekReferences:
     """What the analyst reads from the whole week, gathered a batch of samples at a time: the
-    usual prices (:func:`reference_prices`), the brand names (:func:`brand_vocabulary`) and the
-    distinct product photos, first seen first; the same values as those functions over all."""
+    usual prices (median retrieved price per subcategory), the brand names per main category
+    and the distinct product photos, first seen first (one owner for all three)."""
 
-    def __init__(self):
+    def __init__(self, samples: list[dict] = ()):
         self.samples = 0
         self._prices: dict[str, list[float]] = {}
         self._brands: dict[str, set[str]] = {}
         self._photos: dict[str, str] = {}
+        self.add(samples)
 
     def add(self, samples: list[dict]) -> None:
         self.samples += len(samples)
@@ -264,21 +265,9 @@ class WeekReferences:
 
 def brand_vocabulary(samples: list[dict]) -> dict[str, tuple[str, ...]]:
     """Brand names the week's retrieved products carry, per main category (what a photo may print)."""
-    by_cat: dict[str, set[str]] = {}
-    for s in samples:
-        for p in s["products"]:
-            meta = p.get("metadata") or {}
-            if meta.get("brand") and meta.get("main_category"):
-                by_cat.setdefault(meta["main_category"], set()).add(meta["brand"])
-    return {k: tuple(sorted(v)) for k, v in by_cat.items()}
+    return WeekReferences(samples).brands()
 
 
 def reference_prices(samples: list[dict]) -> dict[str, float]:
     """Median retrieved price per subcategory over a batch of samples (the usual price)."""
-    by_sub: dict[str, list[float]] = {}
-    for s in samples:
-        for p in s["products"]:
-            sub = (p.get("metadata") or {}).get("subcategory")
-            if sub:
-                by_sub.setdefault(sub, []).append(p["price"])
-    return {k: float(np.median(v)) for k, v in by_sub.items()}
+    return WeekReferences(samples).prices()

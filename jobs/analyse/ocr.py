@@ -111,9 +111,8 @@ def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
         return [0.0] * len(words)
     h_max = max(t.shape[0] for t, ok in zip(templates, fits) if ok)
     w_max = max(t.shape[1] for t, ok in zip(templates, fits) if ok)
-    ink = _ink_window(ink, h_max, w_max)
-    fitting = [(w, t) for w, t, ok in zip(words, templates, fits)
-               if ok and t.shape[0] <= ink.shape[0] and t.shape[1] <= ink.shape[1]]
+    ink = _ink_window(ink, h_max, w_max)  # never smaller than a template that fitted the photo
+    fitting = [(w, t) for w, t, ok in zip(words, templates, fits) if ok]
     shape = (_padded(ink.shape[0]), _padded(ink.shape[1]))  # circular: the valid part never wraps
     spectra = _template_spectra(tuple(w for w, _ in fitting), shape)
     full = sfft.irfft2(spectra * sfft.rfft2(ink.astype(np.float32), shape), shape)

@@ -13,7 +13,7 @@ import numpy as np
 from core.parallel import map_chunks
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
-from jobs.analyse.features import (Palette, brand_match, join_photo_features, metadata_features, pattern_match,
+from jobs.analyse.features import (Palette, WeekReferences, brand_match, join_photo_features, metadata_features, pattern_match,
                                    printed_brand,
                                    product_colour, query_photo_features)
 from jobs.common.images import image_policy, load_rgb
@@ -77,11 +77,7 @@ class FeatureExtractor:
 
 def product_photos(samples: list[dict]) -> list[dict]:
     """The distinct product photos of a batch of samples: ``{image_uri, product_id}``, first seen first."""
-    seen: dict[str, str] = {}
-    for s in samples:
-        for p in s["products"]:
-            seen.setdefault(p["image_uri"], p["product_id"])
-    return [{"image_uri": u, "product_id": pid} for u, pid in seen.items()]
+    return WeekReferences(samples).product_photos()
 
 
 def product_colour_table(photos: list[dict], logs: Path | str, settings) -> dict[str, str]:
