@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from jobs.cache.features import image_feature
+from jobs.cache.features import image_feature, tolerances
 from jobs.cache.index import ImageIndex
 from jobs.cache.stage import match
 from jobs.generate.images import draw_item, near_duplicate
@@ -65,8 +65,7 @@ def lookalike_scores(settings, **kwargs) -> dict[str, float]:
     hits = correct = other_shape = same_shape = reuploads = 0
     for names, originals, ups in lookalike_groups(**kwargs):
         n = len(names)
-        vectors = np.stack([image_feature(a, c.background_scale, c.item_scale, c.shape_scale)
-                            for a in originals + ups])
+        vectors = np.stack([image_feature(a, tolerances(c)) for a in originals + ups])
         queries = [{"query_id": f"o{i}"} for i in range(n)] + [{"query_id": f"u{i}"} for i in range(n)]
         for h in match(queries, vectors, ImageIndex("flat"), "2026-W01", c.similarity_threshold, "lookalikes"):
             q, m = h["query_id"], h["matched_query_id"]

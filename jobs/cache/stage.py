@@ -19,7 +19,7 @@ import numpy as np
 
 from jobs.analyse.features import query_features_key, query_photo_features, rules_palette
 from jobs.common.images import image_policy, load_rgb
-from jobs.cache.features import DIM, image_feature, scales, similarity
+from jobs.cache.features import DIM, image_feature, similarity, tolerances
 from jobs.cache.index import ImageIndex, cache_folder
 from core.parallel import map_chunks
 from core.progress import Progress
@@ -59,7 +59,8 @@ _WORKER: dict = {}
 
 def _start_worker(logs: Path, settings, with_rows: bool) -> None:
     _WORKER.update(policy=image_policy(logs, settings), palette=rules_palette(settings), cache=settings.cache,
-                   side=settings.models.feature_max_side, with_rows=with_rows)
+                   tolerances=tolerances(settings.cache), side=settings.models.feature_max_side,
+                   with_rows=with_rows)
 
 
 def _features_chunk(queries: list[dict]) -> list[tuple[np.ndarray, dict | None]]:
@@ -67,8 +68,7 @@ def _features_chunk(queries: list[dict]) -> list[tuple[np.ndarray, dict | None]]
     out = []
     for q in queries:
         full = load_rgb(w["policy"], q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
-        vector = image_feature(np.asarray(_shrunk(full, c.feature_side)), c.background_scale, c.item_scale,
-                               c.shape_scale)
+        vector = image_feature(np.asarray(_shrunk(full, c.feature_side)), w["tolerances"])
         row = ({"image_uri": q["image_uri"], **query_photo_features(np.asarray(_shrunk(full, w["side"])),
                                                                      w["palette"])}
                if w["with_rows"] else None)
@@ -163,8 +163,8 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     queries.sort(key=lambda q: (q["ts"], q["query_id"]))
     folder = cache_folder(root)
     c = settings.cache
-    tolerances = scales(c.background_scale, c.item_scale, c.shape_scale)
-    stored = ImageIndex.load(folder, c.index, c.hnsw_m, tolerances)  # fails early on another feature
+    scales = tolerances(c)
+    stored = ImageIndex.load(folder, c.index, c.hnsw_m, scales)  # fails early on another feature
     photo_rows: list[dict] = []
     vectors = features_of(queries, Path(logs), settings, photo_rows)
     write_query_photos(root, week, photo_rows, settings)
@@ -175,7 +175,7 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     kept = stored.subset(lambda w: w != week)
     mine = index.subset(lambda w: w == week)
     kept.add(mine.vectors(), mine.query_ids, week)
-    kept.save(folder, tolerances)
+    kept.save(folder, scales)
     metrics = {"queries": float(len(queries)), "hits": float(len(hits)),
                "hit_rate": len(hits) / len(queries) if queries else 0.0, "indexed": float(len(kept))}
     metrics.update(truth_scores(logs, hits, queries, known))

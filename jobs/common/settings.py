@@ -95,9 +95,10 @@ class CacheSettings(_Section):
 
     similarity_threshold: float = Field(0.85, gt=0, le=1)
     feature_side: int = Field(64, ge=8)  # photos are shrunk to this longest side first
-    background_scale: float = Field(8.0, gt=0)  # grey levels of border-colour change per unit
-    item_scale: float = Field(35.0, gt=0)  # grey levels of item-colour change per unit
-    shape_scale: float = Field(0.5, gt=0)  # change of the item's 4x4 silhouette (cell shares, log aspect) per unit
+    background_scale: float = Field(3.0, gt=0)  # grey levels of border-colour change per unit
+    item_scale: float = Field(20.0, gt=0)  # grey levels of item-colour change per unit
+    shape_scale: float = Field(0.8, gt=0)  # change of the item's 4x4 silhouette (cell shares, log aspect) per unit
+    place_scale: float = Field(0.2, gt=0)  # change of the item's box in the frame (shares of width, height) per unit
     index: str = "flat"  # flat (exact L2) or hnsw (approximate, for millions)
     hnsw_m: int = Field(32, ge=4)
     workers: int = Field(0, ge=0)  # processes measuring photo features on one machine (0: one per core)
