@@ -208,22 +208,33 @@ def clean_products(df):
     return clean, bad.unionByName(dupes)
 
 
-def unknown_references(df, table: str, row_key, references: list[tuple[str, str, object]]):
-    """Split ``df`` into (rows whose keys exist, rejected rows): ``(reason, column, known keys)``."""
+def unknown_references(df, table: str, row_key, references: list[tuple[str, str, object]],
+                       checkpoint: bool = False):
+    """Split ``df`` into (rows whose keys exist, rejected rows): ``(reason, column, known keys)``.
+
+    The first reference a row's key is missing from is its reason. Every row is tagged in
+    one pass; with ``checkpoint`` the tagged rows are computed once and both parts read
+    them, so the joins do not run again when the rejected rows are written.
+    """
     from pyspark.sql import functions as F
 
-    rejected = []
-    for reason, column, known in references:
-        keys = known.select(F.col(column).alias("_known")).distinct()
-        tagged = df.join(keys, F.col(column) == F.col("_known"), "left")
-        rejected.append(tagged.where(F.col("_known").isNull()).select(
-            F.lit(table).alias("table"), row_key.alias("row_key"), F.lit(reason).alias("reason"),
-            F.concat(F.lit(f"{column} "), _utf8_safe(column), F.lit(f" {UNKNOWN[reason]}")).alias("detail")))
-        df = tagged.where(F.col("_known").isNotNull()).drop("_known")
-    out = rejected[0]
-    for more in rejected[1:]:
-        out = out.unionByName(more)
-    return df, out
+    tagged, reasons, details = df, [], []
+    for i, (reason, column, known) in enumerate(references):
+        found = f"_known{i}"
+        keys = known.select(F.col(column).alias(found)).distinct()
+        tagged = tagged.join(keys, F.col(column) == F.col(found), "left")
+        missing = F.col(found).isNull()
+        reasons.append(F.when(missing, F.lit(reason)))
+        details.append(F.when(missing, F.concat(F.lit(f"{column} "), _utf8_safe(column),
+                                                F.lit(f" {UNKNOWN[reason]}"))))
+    helpers = [f"_known{i}" for i in range(len(references))]
+    tagged = tagged.withColumn("_reason", F.coalesce(*reasons)).withColumn("_detail", F.coalesce(*details))
+    if checkpoint:
+        tagged = tagged.localCheckpoint(eager=True)
+    rejected = tagged.where(F.col("_reason").isNotNull()).select(
+        F.lit(table).alias("table"), row_key.alias("row_key"), F.col("_reason").alias("reason"),
+        F.col("_detail").alias("detail"))
+    return tagged.where(F.col("_reason").isNull()).drop(*helpers, "_reason", "_detail"), rejected
 
 
 def read_logs(spark, logs: str, start: dt.datetime) -> LogTables:
@@ -244,12 +255,12 @@ def clean_tables(raw: dict) -> LogTables:
     # computed once and cut from their lineage: the reference checks and every later step
     # read them, and their plans would otherwise be copied into each (Catalyst ran out of heap)
     events, products = events.localCheckpoint(eager=True), products.localCheckpoint(eager=True)
+    # the clean impressions are read three times (the kept queries' products, their context,
+    # the accepted count) and the orphans once (rejected_rows): the tagged rows are computed
+    # once, instead of each time from the raw scan and joins
     impressions, orphan_impressions = unknown_references(
         impressions, "impressions", F.concat_ws("#", "query_id", F.col("rank").cast("string")),
-        [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)])
-    # the clean impressions are read three times (the kept queries' products, their context,
-    # the accepted count): computed once here instead of each time from the raw scan and joins
-    impressions = impressions.localCheckpoint(eager=True)
+        [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)], checkpoint=True)
     clicks, orphan_clicks = unknown_references(clicks, "clicks", F.col("query_id"),
                                                [("unknown_query", "query_id", events)])
     rejected = (bad_events.unionByName(bad_impressions).unionByName(orphan_impressions)
