@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.cache.cli import add_stage_arguments
+from jobs.common.actions import add_stage_arguments
 
 
 def register(subparsers) -> None:

@@ -13,9 +13,8 @@ import numpy as np
 from core.parallel import map_chunks
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
-from jobs.analyse.features import (Palette, WeekReferences, brand_match, join_photo_features, metadata_features, pattern_match,
-                                   printed_brand,
-                                   product_colour, query_photo_features)
+from jobs.analyse.features import (Palette, WeekReferences, brand_match, join_photo_features, metadata_features,
+                                   pattern_match, printed_brand, product_colour, query_photo_features)
 from jobs.common.images import image_policy, load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 

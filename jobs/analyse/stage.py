@@ -53,13 +53,9 @@ def query_photo_table(root: Path, week: str, settings) -> dict[str, dict]:
     return {r.pop("image_uri"): r for r in table.to_pylist()}
 
 
-def attach_query_photos(samples: list[dict], root: Path, week: str, settings,
-                        by_uri: dict[str, dict] | None = None) -> int:
-    """Join the cache stage's query-photo features to the samples (``query_photo``); returns how many.
-
-    Used only when they were measured with this run's palette and feature size.
-    """
-    by_uri = query_photo_table(root, week, settings) if by_uri is None else by_uri
+def attach_query_photos(samples: list[dict], by_uri: dict[str, dict]) -> int:
+    """Join query-photo features (:func:`query_photo_table`) to the samples (``query_photo``);
+    returns how many."""
     joined = 0
     for s in samples:
         if s["image_uri"] in by_uri:
@@ -92,7 +88,7 @@ def analyse_rules(table, hits: dict, logs: Path, root: Path, week: str, settings
     from jobs.analyse.features import WeekReferences
 
     references = WeekReferences()
-    for todo, _ in week_batches(table, hits):
+    for todo, _ in week_batches(table.select(["query_id", "products"]), hits):  # what the references read
         references.add(todo)
     colours = product_colour_table(references.product_photos(), logs, settings)  # once per product
     prices, brands = references.prices(), references.brands()
@@ -100,7 +96,7 @@ def analyse_rules(table, hits: dict, logs: Path, root: Path, week: str, settings
     progress = Progress("analyse (rules)", total=references.samples, unit="queries")
     out: dict = {"results": [], "checked": [], "hit_samples": [], "photos_joined": 0}
     for todo, answered in week_batches(table, hits):
-        out["photos_joined"] += attach_query_photos(todo, root, week, settings, photos)
+        out["photos_joined"] += attach_query_photos(todo, photos)
         results = analyse_samples(todo, logs, settings, prices, colours, brands, progress)
         out["results"] += results
         out["checked"] += [checked(r, sample) for r, sample in zip(results, todo)]
@@ -162,7 +158,7 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
         todo = [s for s in samples if s["query_id"] not in hits]
         by_id = {s["query_id"]: s for s in samples}
         if backend == "rules":
-            photos_joined = attach_query_photos(todo, Path(root), week, settings)
+            photos_joined = attach_query_photos(todo, query_photo_table(Path(root), week, settings))
         if settings.models.partitions > 0:
             from jobs.analyse.distributed import analyse_on_spark
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from jobs.common.actions import add_week_arguments
+from jobs.common.actions import add_stage_arguments
 
 
 def register(subparsers) -> None:
@@ -15,13 +13,6 @@ def register(subparsers) -> None:
                     "threshold) and the updated index.")
     add_stage_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def add_stage_arguments(parser) -> None:
-    """``--root``, ``--week`` and ``--logs``: what the image-reading stages (cache, analyse) share."""
-    add_week_arguments(parser, root_help="warehouse root (reads samples)")
-    parser.add_argument("--logs", type=Path, default=None,
-                        help="logs folder the samples' image_uri is relative to (default: settings logs)")
 
 
 def run(args) -> int:

@@ -163,8 +163,8 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     queries.sort(key=lambda q: (q["ts"], q["query_id"]))
     folder = cache_folder(root)
     c = settings.cache
-    scales = tolerances(c)
-    stored = ImageIndex.load(folder, c.index, c.hnsw_m, scales)  # fails early on another feature
+    divisors = tolerances(c)
+    stored = ImageIndex.load(folder, c.index, c.hnsw_m, divisors)  # fails early on another feature
     photo_rows: list[dict] = []
     vectors = features_of(queries, Path(logs), settings, photo_rows)
     write_query_photos(root, week, photo_rows, settings)
@@ -175,7 +175,7 @@ def run_cache(logs: Path, root: Path, week: str, settings) -> dict:
     kept = stored.subset(lambda w: w != week)
     mine = index.subset(lambda w: w == week)
     kept.add(mine.vectors(), mine.query_ids, week)
-    kept.save(folder, scales)
+    kept.save(folder, divisors)
     metrics = {"queries": float(len(queries)), "hits": float(len(hits)),
                "hit_rate": len(hits) / len(queries) if queries else 0.0, "indexed": float(len(kept))}
     metrics.update(truth_scores(logs, hits, queries, known))

@@ -74,6 +74,13 @@ def add_week_arguments(parser, root_help: str = "warehouse root",
     parser.add_argument("--week", required=True, help=week_help)
 
 
+def add_stage_arguments(parser) -> None:
+    """``--root``, ``--week`` and ``--logs``: what the image-reading stages (cache, analyse) share."""
+    add_week_arguments(parser, root_help="warehouse root (reads samples)")
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="logs folder the samples' image_uri is relative to (default: settings logs)")
+
+
 def add_source_arguments(parser) -> None:
     """``--root``/``--week`` (a week's signals) or ``--actions FILE``: the two input forms."""
     parser.add_argument("--root", type=Path, help="warehouse root (with --week)")

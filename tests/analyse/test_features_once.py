@@ -58,7 +58,7 @@ def test_nearest_colour_by_matrix_product_equals_the_direct_distance():
 
 
 def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_logs):
-    from jobs.analyse.stage import attach_query_photos
+    from jobs.analyse.stage import attach_query_photos, query_photo_table
     from jobs.cache.stage import run_cache
     from stage_data import write_samples
 
@@ -67,7 +67,7 @@ def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_lo
     write_samples(tmp_path, week, samples)
     run_cache(small_logs, tmp_path, week, settings)
     fresh = samples_from_logs(small_logs, limit=60)
-    assert attach_query_photos(fresh, tmp_path, week, settings) == len(fresh)
+    assert attach_query_photos(fresh, query_photo_table(tmp_path, week, settings)) == len(fresh)
     table = product_colour_table(product_photos(fresh), small_logs, settings)
     shared = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
     alone = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
@@ -75,7 +75,8 @@ def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_lo
         assert shared(with_photo) == alone(plain)
     assert (shared.decodes, alone.decodes) == (0, len(fresh))  # the cache stage's decode served the analyst
     settings.models.feature_max_side = 64  # measured at another size: not used
-    assert attach_query_photos(samples_from_logs(small_logs, limit=5), tmp_path, week, settings) == 0
+    assert attach_query_photos(samples_from_logs(small_logs, limit=5),
+                               query_photo_table(tmp_path, week, settings)) == 0
 
 
 def test_worker_processes_give_the_results_of_one_process(small_logs, monkeypatch):
