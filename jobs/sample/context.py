@@ -65,26 +65,37 @@ def product_lists(retrieved):
                                              .alias("products"))
 
 
-def field_importance(retrieved):
-    """Per (query, field): ``importance`` as documented in the module docstring."""
+def field_importance(products):
+    """A column: per query, ``(field, importance)`` for each filled metadata field of its
+    ``products`` (the array of :func:`product_lists`), as in the module docstring.
+
+    Computed within each row from the query's own product list, so no explode and no
+    shuffle: a week's samples carry a dozen products each, with a dozen fields apiece.
+    """
     from pyspark.sql import functions as F
 
-    n = retrieved.groupBy("query_id").agg(F.count(F.lit(1)).alias("n"))
-    values = retrieved.select("query_id", F.explode("metadata").alias("field", "value"))
-    counts = values.groupBy("query_id", "field").agg(
-        F.count("value").alias("filled"), F.size(F.collect_set("value")).alias("distinct"))
-    fill = F.col("filled") / F.col("n")
-    variety = F.when(F.col("filled") > 1, (F.col("distinct") - 1) / (F.col("filled") - 1)) \
-        .otherwise(F.lit(0.0))
-    return counts.join(n, "query_id").select(
-        "query_id", "field", (fill * (1 + variety) / 2).alias("importance"))
+    n = F.size(products)
+    names = F.array(*[F.lit(name) for name in METADATA_FIELDS])
+    values = F.transform(names, lambda name: F.struct(name.alias("field"), F.filter(
+        F.transform(products, lambda p: p["metadata"][name]), lambda v: v.isNotNull()).alias("values")))
+    counted = F.transform(values, lambda f: F.struct(
+        f["field"].alias("field"), F.size(f["values"]).alias("filled"),
+        F.size(F.array_distinct(f["values"])).alias("distinct")))
+
+    def importance(c):
+        fill = c["filled"] / n
+        variety = F.when(c["filled"] > 1, (c["distinct"] - 1) / (c["filled"] - 1)).otherwise(F.lit(0.0))
+        return F.struct(c["field"].alias("field"), (fill * (1 + variety) / 2).alias("importance"))
+
+    return F.transform(F.filter(counted, lambda c: c["filled"] > 0), importance)
 
 
-def top_fields(retrieved, keep: int):
-    """Per query: ``top_fields``, field names by importance (desc), ties by name, at most ``keep``."""
+def top_fields(products, keep: int):
+    """A column: field names of ``products`` by importance (desc), ties by name, at most ``keep``."""
     from pyspark.sql import functions as F
 
-    ranked = F.sort_array(F.collect_list(F.struct(
-        (-F.col("importance")).alias("order"), F.col("field"))))
-    return field_importance(retrieved).groupBy("query_id").agg(
-        F.transform(F.slice(ranked, 1, keep), lambda x: x["field"]).alias("top_fields"))
+    ranked = F.sort_array(F.transform(field_importance(products), lambda x: F.struct(
+        (-x["importance"]).alias("order"), x["field"].alias("field"))))
+    # nullif (no field name is empty) types the elements nullable, as the Sample schema does:
+    # Spark drops a cast that only relaxes nullability, so conform cannot
+    return F.transform(F.slice(ranked, 1, keep), lambda x: F.nullif(x["field"], F.lit("")))

@@ -78,36 +78,79 @@ def read_raw(spark, logs: str, table: str, dates: list[str] | None):
     return df.select(*columns, "date")
 
 
-def quarantine(df, table: str, row_key, rules: list[tuple[str, object, object]]):
-    """Split ``df`` into (clean rows, rejected rows) by named rules.
+def tag(df, rules: list[tuple[str, object, object]]):
+    """``df`` with ``_reason`` and ``_detail``: the first of the named rules that fires.
 
-    ``rules`` are ``(reason, is_bad, detail)``: a boolean column naming the bad rows
-    and a string column describing the bad value. The first rule that fires is the reason.
+    ``rules`` are ``(reason, is_bad, detail)``: a boolean column naming the bad rows and a
+    string column describing the bad value. Untagged rows (``_reason`` null) are clean so far.
     """
     from pyspark.sql import functions as F
 
     reason = F.coalesce(*[F.when(is_bad, F.lit(name)) for name, is_bad, _ in rules])
     detail = F.coalesce(*[F.when(is_bad, d) for _, is_bad, d in rules])
-    tagged = df.withColumn("_reason", reason).withColumn("_detail", detail)
-    rejected = tagged.where(F.col("_reason").isNotNull()).select(
-        F.lit(table).alias("table"), row_key.alias("row_key"),
-        F.col("_reason").alias("reason"), F.col("_detail").alias("detail"))
-    clean = tagged.where(F.col("_reason").isNull()).drop("_reason", "_detail")
-    return clean, rejected
+    return df.withColumn("_reason", reason).withColumn("_detail", detail)
 
 
-def keep_first(df, table: str, key: list[str], order: list, row_key):
-    """Keep one row per ``key`` (the first by ``order``); quarantine the rest as duplicates."""
+def _tag_more(df, reason, detail):
+    """Tag the rows still clean with ``reason``/``detail`` where ``reason`` is not null."""
+    from pyspark.sql import functions as F
+
+    clean = F.col("_reason").isNull()
+    return (df.withColumn("_detail", F.when(clean, detail).otherwise(F.col("_detail")))
+              .withColumn("_reason", F.when(clean, reason).otherwise(F.col("_reason"))))
+
+
+def tag_duplicates(df, key: list[str], order: list):
+    """Among the clean rows, keep one per ``key`` (the first by ``order``); tag the rest ``duplicate``.
+
+    Tagged rows sort after the clean ones in each key, so a clean row's copy number
+    counts clean rows only.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    position = F.row_number().over(Window.partitionBy(*key).orderBy(*order))
+    position = F.row_number().over(Window.partitionBy(*key).orderBy(F.col("_reason").isNotNull(), *order))
     ranked = df.withColumn("_position", position)
-    duplicates = ranked.where(F.col("_position") > 1).select(
-        F.lit(table).alias("table"), row_key.alias("row_key"), F.lit("duplicate").alias("reason"),
-        F.concat(F.lit("copy "), F.col("_position").cast("string"),
-                 F.lit(f" of the same {'+'.join(key)}")).alias("detail"))
-    return ranked.where(F.col("_position") == 1).drop("_position"), duplicates
+    copy = F.col("_position") > 1
+    detail = F.concat(F.lit("copy "), F.col("_position").cast("string"), F.lit(f" of the same {'+'.join(key)}"))
+    return _tag_more(ranked, F.when(copy, F.lit("duplicate")), F.when(copy, detail)).drop("_position")
+
+
+def tag_unknown(df, references: list[tuple[str, str, object]]):
+    """Tag the clean rows whose key is missing from a reference: ``(reason, column, known keys)``.
+
+    The first reference a row's key is missing from is its reason; one left join per reference.
+    """
+    from pyspark.sql import functions as F
+
+    reasons, details = [], []
+    for i, (reason, column, known) in enumerate(references):
+        found = f"_known{i}"
+        keys = known.select(F.col(column).alias(found)).distinct()
+        df = df.join(keys, F.col(column) == F.col(found), "left")
+        missing = F.col(found).isNull()
+        reasons.append(F.when(missing, F.lit(reason)))
+        details.append(F.when(missing, F.concat(F.lit(f"{column} "), _utf8_safe(column),
+                                                F.lit(f" {UNKNOWN[reason]}"))))
+    tagged = _tag_more(df, F.coalesce(*reasons), F.coalesce(*details))
+    return tagged.drop(*[f"_known{i}" for i in range(len(references))])
+
+
+def split(tagged, table: str, row_key, checkpoint: bool = True):
+    """(clean rows, rejected rows) of a tagged table.
+
+    With ``checkpoint`` the tagged rows are computed once (and cut from their lineage) and
+    both parts read them, so writing ``rejected_rows`` runs neither the rules, nor the
+    duplicate window, nor the reference joins again.
+    """
+    from pyspark.sql import functions as F
+
+    if checkpoint:
+        tagged = tagged.localCheckpoint(eager=True)
+    rejected = tagged.where(F.col("_reason").isNotNull()).select(
+        F.lit(table).alias("table"), row_key.alias("row_key"),
+        F.col("_reason").alias("reason"), F.col("_detail").alias("detail"))
+    return tagged.where(F.col("_reason").isNull()).drop("_reason", "_detail"), rejected
 
 
 def _blank(column: str):
@@ -145,7 +188,8 @@ def _utf8_safe(column: str):
     return F.when(F.is_valid_utf8(column), F.col(column)).otherwise(F.make_valid_utf8(column))
 
 
-def clean_events(df):
+def clean_events(df, checkpoint: bool = True):
+    """(clean search events, rejected ones): the row rules, then one row per ``query_id``."""
     from pyspark.sql import functions as F
 
     rules = [
@@ -159,16 +203,15 @@ def clean_events(df):
         ("missing_image_uri", (F.col("query_type") == "image") & _blank("image_uri"),
          F.lit("image query without image_uri")),
     ]
-    clean, bad = quarantine(df, "search_events", _utf8_safe("query_id"), rules)
     order = ["ts", "user_id", "query_type", "image_uri", "device", "user_agent", "ip"]
-    clean, dupes = keep_first(clean, "search_events", ["query_id"], order, F.col("query_id"))
-    return clean, bad.unionByName(dupes)
+    tagged = tag_duplicates(tag(df, rules), ["query_id"], order)
+    return split(tagged, "search_events", _utf8_safe("query_id"), checkpoint)
 
 
-def clean_impressions(df):
+def clean_impressions(df, events, products):
+    """(clean impressions, rejected ones): row rules, one per (query, rank), known query and product."""
     from pyspark.sql import functions as F
 
-    key = F.concat_ws("#", _utf8_safe("query_id"), F.col("rank").cast("string"))
     similarity = F.col("similarity")
     rules = [
         _utf8_rule(df),
@@ -177,23 +220,26 @@ def clean_impressions(df):
         ("bad_similarity", similarity.isNull() | F.isnan(similarity) | (similarity < -1) | (similarity > 1),
          _as_text("similarity", "similarity")),
     ]
-    clean, bad = quarantine(df, "impressions", key, rules)
-    order = [F.col("similarity").desc(), "product_id"]
-    clean, dupes = keep_first(clean, "impressions", ["query_id", "rank"], order, key)
-    return clean, bad.unionByName(dupes)
+    tagged = tag_duplicates(tag(df, rules), ["query_id", "rank"], [F.col("similarity").desc(), "product_id"])
+    tagged = tag_unknown(tagged, [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)])
+    return split(tagged, "impressions", F.concat_ws("#", _utf8_safe("query_id"), F.col("rank").cast("string")))
 
 
-def clean_clicks(df):
+def clean_clicks(df, events, checkpoint: bool = True):
+    """(clean clicks, rejected ones): row rules and a known query."""
     from pyspark.sql import functions as F
 
     rules = [
+        _utf8_rule(df),
         ("null_id", _blank("query_id") | _blank("product_id"), F.lit("query_id or product_id is empty")),
         ("null_timestamp", F.col("ts").isNull(), F.lit("ts is null or not a timestamp")),
     ]
-    return quarantine(df, "clicks", _utf8_safe("query_id"), [_utf8_rule(df)] + rules)
+    tagged = tag_unknown(tag(df, rules), [("unknown_query", "query_id", events)])
+    return split(tagged, "clicks", _utf8_safe("query_id"), checkpoint)
 
 
 def clean_products(df):
+    """(clean catalogue, rejected rows): row rules, then one row per ``product_id``."""
     from pyspark.sql import functions as F
 
     rules = [
@@ -203,38 +249,8 @@ def clean_products(df):
         ("bad_price", F.col("price").isNull() | F.isnan("price") | (F.col("price") < 0), _as_text("price", "price")),
         ("missing_field", F.col("title").isNull() | F.col("image_uri").isNull(), F.lit("title or image_uri is null")),
     ]
-    clean, bad = quarantine(df, "products", _utf8_safe("product_id"), rules)
-    clean, dupes = keep_first(clean, "products", ["product_id"], ["title", "image_uri"], F.col("product_id"))
-    return clean, bad.unionByName(dupes)
-
-
-def unknown_references(df, table: str, row_key, references: list[tuple[str, str, object]],
-                       checkpoint: bool = False):
-    """Split ``df`` into (rows whose keys exist, rejected rows): ``(reason, column, known keys)``.
-
-    The first reference a row's key is missing from is its reason. Every row is tagged in
-    one pass; with ``checkpoint`` the tagged rows are computed once and both parts read
-    them, so the joins do not run again when the rejected rows are written.
-    """
-    from pyspark.sql import functions as F
-
-    tagged, reasons, details = df, [], []
-    for i, (reason, column, known) in enumerate(references):
-        found = f"_known{i}"
-        keys = known.select(F.col(column).alias(found)).distinct()
-        tagged = tagged.join(keys, F.col(column) == F.col(found), "left")
-        missing = F.col(found).isNull()
-        reasons.append(F.when(missing, F.lit(reason)))
-        details.append(F.when(missing, F.concat(F.lit(f"{column} "), _utf8_safe(column),
-                                                F.lit(f" {UNKNOWN[reason]}"))))
-    helpers = [f"_known{i}" for i in range(len(references))]
-    tagged = tagged.withColumn("_reason", F.coalesce(*reasons)).withColumn("_detail", F.coalesce(*details))
-    if checkpoint:
-        tagged = tagged.localCheckpoint(eager=True)
-    rejected = tagged.where(F.col("_reason").isNotNull()).select(
-        F.lit(table).alias("table"), row_key.alias("row_key"), F.col("_reason").alias("reason"),
-        F.col("_detail").alias("detail"))
-    return tagged.where(F.col("_reason").isNull()).drop(*helpers, "_reason", "_detail"), rejected
+    tagged = tag_duplicates(tag(df, rules), ["product_id"], ["title", "image_uri"])
+    return split(tagged, "products", _utf8_safe("product_id"))
 
 
 def read_logs(spark, logs: str, start: dt.datetime) -> LogTables:
@@ -245,25 +261,16 @@ def read_logs(spark, logs: str, start: dt.datetime) -> LogTables:
 
 
 def clean_tables(raw: dict) -> LogTables:
-    """The row rules, all in one place: every raw row ends clean or in ``rejected`` once."""
-    from pyspark.sql import functions as F
+    """The row rules, all in one place: every raw row ends clean or in ``rejected`` once.
 
+    Each table is tagged (rules, duplicates, references) in one pass and checkpointed: the
+    clean rows and the rejected ones both read it, and later steps' plans stay small
+    (copied into each, they once ran Catalyst out of heap).
+    """
     events, bad_events = clean_events(raw["search_events"])
-    impressions, bad_impressions = clean_impressions(raw["impressions"])
-    clicks, bad_clicks = clean_clicks(raw["clicks"])
     products, bad_products = clean_products(raw["products"])
-    # computed once and cut from their lineage: the reference checks and every later step
-    # read them, and their plans would otherwise be copied into each (Catalyst ran out of heap)
-    events, products = events.localCheckpoint(eager=True), products.localCheckpoint(eager=True)
-    # the clean impressions are read three times (the kept queries' products, their context,
-    # the accepted count) and the orphans once (rejected_rows): the tagged rows are computed
-    # once, instead of each time from the raw scan and joins
-    impressions, orphan_impressions = unknown_references(
-        impressions, "impressions", F.concat_ws("#", "query_id", F.col("rank").cast("string")),
-        [("unknown_query", "query_id", events), ("unknown_product", "product_id", products)], checkpoint=True)
-    clicks, orphan_clicks = unknown_references(clicks, "clicks", F.col("query_id"),
-                                               [("unknown_query", "query_id", events)])
-    rejected = (bad_events.unionByName(bad_impressions).unionByName(orphan_impressions)
-                .unionByName(bad_clicks).unionByName(orphan_clicks).unionByName(bad_products))
+    impressions, bad_impressions = clean_impressions(raw["impressions"], events, products)
+    clicks, bad_clicks = clean_clicks(raw["clicks"], events)
+    rejected = (bad_events.unionByName(bad_impressions).unionByName(bad_clicks).unionByName(bad_products))
     return LogTables(events.drop("date"), impressions.drop("date"), clicks.drop("date"),
                      products.drop("date"), rejected)

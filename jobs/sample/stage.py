@@ -80,8 +80,7 @@ def build_tables(spark, logs: str, week: str, settings, run_id: str, timings: di
     chosen = materialize(stratified_sample(kept, s.per_category, s.seed), "stratified_sample", timings)
     mine = retrieved.join(F.broadcast(chosen.select("query_id")), "query_id", "left_semi")  # lists only for these
     sampled = (chosen.join(context.product_lists(mine), "query_id", "inner")
-               .join(context.top_fields(mine, s.top_fields), "query_id", "left")
-               .withColumn("top_fields", F.coalesce(F.col("top_fields"), F.array().cast("array<string>"))))
+               .withColumn("top_fields", context.top_fields(F.col("products"), s.top_fields)))
     run = F.lit(run_id)
     key = s.user_key.get_secret_value()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from jobs.sample import context
@@ -61,8 +62,10 @@ def test_metadata_fields_ranked_by_fill_times_variety_ties_by_name(spark):
             product("p4", brand="A", colour="white")]
     impressions = spark.createDataFrame([("q1", i, f"p{i}", 0.5) for i in range(1, 5)], IMPRESSIONS)
     retrieved = context.retrieved_products(impressions, _products(spark, rows), 12)
-    scores = {r["field"]: round(r["importance"], 4) for r in context.field_importance(retrieved).collect()}
+    lists = context.product_lists(retrieved)
+    (row,) = lists.select(context.field_importance(F.col("products")).alias("scores")).collect()
+    scores = {s["field"]: round(s["importance"], 4) for s in row["scores"]}
     assert scores == {"colour": 1.0, "brand": 0.6667, "material": 0.5, "main_category": 0.5,
                       "subcategory": 0.5, "shop_id": 0.5}
-    (top,) = context.top_fields(retrieved, 4).collect()
+    (top,) = lists.select(context.top_fields(F.col("products"), 4).alias("top_fields")).collect()
     assert top["top_fields"] == ["colour", "brand", "main_category", "material"]
