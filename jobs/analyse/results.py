@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -92,7 +93,19 @@ def _strings(value, path: str = ""):
             yield from _strings(item, f"{path}[{i}]")
 
 
-def untrusted_text(sample: dict | None) -> tuple[list[str], set[str]]:
+class Untrusted(NamedTuple):
+    """A query's untrusted text, prepared once for the echo rule.
+
+    ``text``: every title and metadata value as its casefolded words, each string padded by
+    spaces and the strings joined by NUL (a run of words padded by spaces, as the rule looks
+    for it, cannot span two strings); ``attributes``: the words of the short metadata values.
+    """
+
+    text: str = ""
+    attributes: frozenset = frozenset()
+
+
+def untrusted_text(sample: dict | None) -> Untrusted:
     """A query's untrusted strings (product titles, metadata values) and its attribute words."""
     texts, attributes = [], set()
     for product in (sample or {}).get("products") or []:
@@ -101,26 +114,28 @@ def untrusted_text(sample: dict | None) -> tuple[list[str], set[str]]:
             texts.append(str(value))
             if len(str(value).split()) <= ATTRIBUTE_WORDS_MAX:
                 attributes.update(_WORD.findall(str(value).casefold()))
-    return texts, attributes
+    joined = "\0".join(" " + " ".join(_WORD.findall(t.casefold())) + " " for t in texts)
+    return Untrusted(joined, frozenset(attributes))
 
 
-def _echo(text: str, untrusted: list[str], attributes: set[str]) -> str | None:
+def _echo(text: str, untrusted: Untrusted) -> str | None:
     """The first run of >= 2 words of ``text`` found in a row in an untrusted string, unless
     all its words are attribute words; the longest such run from that start."""
+    if not untrusted.text:
+        return None
     words = _WORD.findall(text.casefold())
-    sources = [" " + " ".join(_WORD.findall(u.casefold())) + " " for u in untrusted]
     for start in range(len(words) - 1):
         run = None
         for stop in range(start + 2, len(words) + 1):
-            if not any(f" {' '.join(words[start:stop])} " in src for src in sources):
+            if f" {' '.join(words[start:stop])} " not in untrusted.text:
                 break
             run = words[start:stop]
-        if run and not {w for w in run if not w.isdigit()} <= attributes:  # numbers: sizes, models
+        if run and not {w for w in run if not w.isdigit()} <= untrusted.attributes:  # numbers: sizes, models
             return " ".join(run)
     return None
 
 
-def policy_violation(output: dict, untrusted: tuple[list[str], set[str]] = ([], set())) -> str | None:
+def policy_violation(output: dict, untrusted: Untrusted = Untrusted()) -> str | None:
     """Why an answer breaks the content policy (naming the field), or None when it is plain text.
 
     ``untrusted``: the query's :func:`untrusted_text`, for the echo rule on actions and Infos.
@@ -129,7 +144,7 @@ def policy_violation(output: dict, untrusted: tuple[list[str], set[str]] = ([], 
         name = re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]
         if name in MAX_CHARS and (found := _COMMAND.search(text)):
             return f"{path}: reads as code or a command ({found.group().strip()!r})"
-        if name in MAX_CHARS and (copied := _echo(text, *untrusted)):
+        if name in MAX_CHARS and (copied := _echo(text, untrusted)):
             return f"{path}: repeats untrusted text ({copied!r})"
         if _MARKUP.search(text):
             return f"{path}: markup character '{_MARKUP.search(text).group()}'"
