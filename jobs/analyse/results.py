@@ -106,14 +106,14 @@ class Untrusted(NamedTuple):
 
 
 def untrusted_text(sample: dict | None) -> Untrusted:
-    """A query's untrusted strings (product titles, metadata values) and its attribute words."""
+    """A query's untrusted strings (product titles, metadata values), prepared for the echo rule."""
     texts, attributes = [], set()
     for product in (sample or {}).get("products") or []:
         texts.append(product.get("title") or "")
-        for value in dict(product.get("metadata") or {}).values():
-            texts.append(str(value))
-            if len(str(value).split()) <= ATTRIBUTE_WORDS_MAX:
-                attributes.update(_WORD.findall(str(value).casefold()))
+        for value in map(str, dict(product.get("metadata") or {}).values()):
+            texts.append(value)
+            if len(value.split()) <= ATTRIBUTE_WORDS_MAX:
+                attributes.update(_WORD.findall(value.casefold()))
     joined = "\0".join(" " + " ".join(_WORD.findall(t.casefold())) + " " for t in texts)
     return Untrusted(joined, frozenset(attributes))
 

@@ -271,6 +271,6 @@ def clean_tables(raw: dict) -> LogTables:
     products, bad_products = clean_products(raw["products"])
     impressions, bad_impressions = clean_impressions(raw["impressions"], events, products)
     clicks, bad_clicks = clean_clicks(raw["clicks"], events)
-    rejected = (bad_events.unionByName(bad_impressions).unionByName(bad_clicks).unionByName(bad_products))
+    rejected = bad_events.unionByName(bad_impressions).unionByName(bad_clicks).unionByName(bad_products)
     return LogTables(events.drop("date"), impressions.drop("date"), clicks.drop("date"),
                      products.drop("date"), rejected)
