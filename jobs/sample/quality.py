@@ -53,6 +53,18 @@ def _batches(batches, columns, row):
         yield pd.DataFrame(rows, columns=columns)
 
 
+def distinct_images(images):
+    """The distinct ``image_uri`` of ``images``, spread over one partition per core.
+
+    Spark's adaptive execution coalesces a small shuffle (a few MB of paths) into one
+    partition, which would read every photo in one Python worker; an explicit count
+    keeps every core decoding (on the 100 k-event week: 17.4 s in one partition, 9.5 s
+    in two on two cores; eight partitions measured 17-19 s, so one per core).
+    """
+    cores = images.sparkSession.sparkContext.defaultParallelism
+    return images.select("image_uri").distinct().repartition(cores, "image_uri")
+
+
 def image_scores(images, policy: ImagePolicy, max_side: int):
     """Scores for each distinct ``image_uri`` of ``images`` (a DataFrame with that column)."""
     columns = [c.split()[0] for c in SCORE_SCHEMA.split(", ")]
@@ -63,11 +75,11 @@ def image_scores(images, policy: ImagePolicy, max_side: int):
         for frame in _batches(it, columns, lambda uri: score_image(policy, uri, max_side)):
             yield frame.astype(types)
 
-    return images.select("image_uri").distinct().mapInPandas(body, SCORE_SCHEMA)
+    return distinct_images(images).mapInPandas(body, SCORE_SCHEMA)
 
 
 def image_checks(images, policy: ImagePolicy):
     """For each distinct ``image_uri`` of ``images``: null reason when it decodes, else why not."""
     columns = [c.split()[0] for c in CHECK_SCHEMA.split(", ")]
-    return images.select("image_uri").distinct().mapInPandas(
+    return distinct_images(images).mapInPandas(
         lambda it: _batches(it, columns, lambda uri: check_image(policy, uri)), CHECK_SCHEMA)

@@ -8,7 +8,7 @@ from pyspark.testing import assertDataFrameEqual
 from jobs.common.images import ImagePolicy
 from jobs.common.settings import SampleSettings
 from jobs.sample.filters import flag_no_click
-from jobs.sample.quality import image_scores, score_image
+from jobs.sample.quality import distinct_images, image_scores, score_image
 
 from .conftest import at, draw, event
 from .test_noclick import EVENT_SCHEMA
@@ -89,3 +89,15 @@ def test_bot_queries_are_dropped_before_their_pixels_are_read(spark, drawn):
     queries = spark.createDataFrame(rows, EVENT_SCHEMA)
     (row,) = flag_no_click(queries, queries, ImagePolicy(roots=(str(drawn),)), SampleSettings()).collect()
     assert (row["reason"], row["reasons"], row["width"]) == ("bot_user_agent", ["bot_user_agent"], None)
+
+
+def test_photos_are_read_on_every_core_even_when_the_shuffle_would_coalesce(spark, drawn):
+    """The session has one shuffle partition; the distinct photos still spread over both cores."""
+    from pyspark.sql import functions as F
+
+    uris = [(f"images/queries/{k}.png",) for k in KINDS] * 3 + [(f"images/queries/more{i}.png",) for i in range(40)]
+    spread = distinct_images(spark.createDataFrame(uris, "image_uri string"))
+    per_partition = {r["p"]: r["n"] for r in spread.groupBy(F.spark_partition_id().alias("p")).count()
+                     .withColumnRenamed("count", "n").collect()}
+    assert spread.rdd.getNumPartitions() == spark.sparkContext.defaultParallelism == 2
+    assert len(per_partition) == 2 and sum(per_partition.values()) == len(KINDS) + 40
