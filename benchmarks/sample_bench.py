@@ -38,10 +38,15 @@ with events as (
     select query_id, min(ts) as ts, any_value(query_type) as query_type
     from read_parquet('{logs}/search_events/*/*.parquet', hive_partitioning = true)
     where query_id is not null and user_id is not null and ts is not null
-    group by query_id)
+    group by query_id),
+clicks as (  -- the stage checks every click's query against the clean events (unknown_query)
+    select c.query_id, c.ts
+    from read_parquet('{logs}/clicks/*/*.parquet', hive_partitioning = true) c
+    semi join events e on c.query_id = e.query_id
+    where c.query_id is not null and c.ts is not null)
 select count(*) from events e
 where e.query_type = 'image' and e.ts >= '2026-11-16 00:00:00+00' and e.ts < '2026-11-23 00:00:00+00'
-  and not exists (select 1 from read_parquet('{logs}/clicks/*/*.parquet', hive_partitioning = true) c
+  and not exists (select 1 from clicks c
                   where c.query_id = e.query_id and epoch_us(c.ts) - epoch_us(e.ts) between 0 and {window})
 """
 
@@ -198,7 +203,7 @@ BODY = """
 `python benchmarks/sample_bench.py` on {machine}, {date}. The no-click rule of stage 1
 on one synthetic week (7 % text queries, 0.2 % duplicated events, 45 % of queries
 clicked with exponential delays): Spark `local[2]` runs the stage's own functions
-(read the week's partitions, quarantine and de-duplicate, the exact 30 s anti-join,
+(read the week's partitions, quarantine and de-duplicate, check each click's query, the exact 30 s anti-join,
 write the ids); DuckDB (2 threads) runs one SQL query of the same rule. Both agree on
 every count. Spark runs the computation four times in one session: "cold" is the
 first (it includes the JVM's warm-up: JIT, code generation), "warm" the fastest of
