@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jobs.analyse.features import query_features_key, query_photo_features, rules_palette
-from jobs.common.images import image_policy, load_rgb
+from jobs.common.images import image_policy, load_rgb_all
 from jobs.cache.features import DIM, image_feature, similarity, tolerances
 from jobs.cache.index import ImageIndex, cache_folder
 from core.parallel import map_chunks
@@ -66,8 +66,9 @@ def _start_worker(logs: Path, settings, with_rows: bool) -> None:
 def _features_chunk(queries: list[dict]) -> list[tuple[np.ndarray, dict | None]]:
     w, c = _WORKER, _WORKER["cache"]
     out = []
-    for q in queries:
-        full = load_rgb(w["policy"], q["image_uri"], 1 << 30, f"query {q['query_id']}")  # decoded once, not shrunk
+    photos = load_rgb_all(w["policy"], [q["image_uri"] for q in queries], 1 << 30,  # decoded once, not shrunk
+                          [f"query {q['query_id']}" for q in queries])
+    for q, full in zip(queries, photos):
         vector = image_feature(np.asarray(_shrunk(full, c.feature_side)), w["tolerances"])
         row = ({"image_uri": q["image_uri"], **query_photo_features(np.asarray(_shrunk(full, w["side"])),
                                                                      w["palette"])}

@@ -86,6 +86,7 @@ class SampleSettings(_Section):
     max_image_bytes: int = Field(20_000_000, ge=1)  # larger files are not read
     max_image_pixels: int = Field(50_000_000, ge=1)  # checked on the header, before decoding
     image_timeout_s: float = Field(10.0, gt=0)  # read + decode of one image
+    image_read_ahead: int = Field(16, ge=1, le=256)  # photos read concurrently while one decodes (per process)
     # user ids leave the stage as HMAC-SHA256(user_key, user_id); replace the demo key in production
     user_key: SecretStr = SecretStr("intentmine-demo-key-replace-me")
 

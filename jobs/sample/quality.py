@@ -18,39 +18,48 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.common.images import ImagePolicy, ImageRejected, decode, grey_scores
+from jobs.common.images import ImagePolicy, ImageRejected, decode, decode_all, grey_scores
 
 SCORE_SCHEMA = ("image_uri string, width int, height int, blur_score float, "
                 "brightness float, contrast float, image_reason string, image_error string")
 CHECK_SCHEMA = "image_uri string, image_reason string, image_error string"
 
 
-def score_image(policy: ImagePolicy, uri: str, max_side: int) -> dict:
-    """The scores of one image, or ``image_reason``/``image_error`` saying why there are none."""
-    try:
-        grey, (width, height) = decode(policy, uri, "L", max_side)
-        blur, brightness, contrast = grey_scores(np.asarray(grey))
-    except ImageRejected as exc:
-        return {"image_reason": exc.reason, "image_error": exc.detail}
+def _scores(decoded) -> dict:
+    """The scores of one :func:`decode_all` outcome (grey image and size, or a refusal)."""
+    if isinstance(decoded, ImageRejected):
+        return {"image_reason": decoded.reason, "image_error": decoded.detail}
+    grey, (width, height) = decoded
+    blur, brightness, contrast = grey_scores(np.asarray(grey))
     return {"width": width, "height": height, "blur_score": blur, "brightness": brightness,
             "contrast": contrast, "image_reason": None, "image_error": None}
 
 
-def check_image(policy: ImagePolicy, uri: str) -> dict:
-    """Whether an image (a product photo) can be read and decoded whole, at a small size."""
-    try:
-        decode(policy, uri, "RGB", 64)
-    except ImageRejected as exc:
-        return {"image_reason": exc.reason, "image_error": exc.detail}
+def _check(decoded) -> dict:
+    if isinstance(decoded, ImageRejected):
+        return {"image_reason": decoded.reason, "image_error": decoded.detail}
     return {"image_reason": None, "image_error": None}
 
 
-def _batches(batches, columns, row):
+def _decoded(policy: ImagePolicy, uri: str, mode: str, max_side: int):
+    try:
+        return decode(policy, uri, mode, max_side)
+    except ImageRejected as exc:
+        return exc
+
+
+def score_image(policy: ImagePolicy, uri: str, max_side: int) -> dict:
+    """The scores of one image, or ``image_reason``/``image_error`` saying why there are none."""
+    return _scores(_decoded(policy, uri, "L", max_side))
+
+
+def _batches(batches, columns, rows):
+    """One frame per Arrow batch: ``rows(uris)`` gives each uri's dict, in order."""
     import pandas as pd
 
     for batch in batches:
-        rows = [{"image_uri": uri, **row(uri)} for uri in batch["image_uri"]]
-        yield pd.DataFrame(rows, columns=columns)
+        uris = list(batch["image_uri"])
+        yield pd.DataFrame([{"image_uri": uri, **row} for uri, row in zip(uris, rows(uris))], columns=columns)
 
 
 def distinct_images(images):
@@ -72,7 +81,10 @@ def image_scores(images, policy: ImagePolicy, max_side: int):
              "contrast": "float32"}
 
     def body(it):
-        for frame in _batches(it, columns, lambda uri: score_image(policy, uri, max_side)):
+        def rows(uris):
+            return map(_scores, decode_all(policy, uris, "L", max_side))
+
+        for frame in _batches(it, columns, rows):
             yield frame.astype(types)
 
     return distinct_images(images).mapInPandas(body, SCORE_SCHEMA)
@@ -82,4 +94,5 @@ def image_checks(images, policy: ImagePolicy):
     """For each distinct ``image_uri`` of ``images``: null reason when it decodes, else why not."""
     columns = [c.split()[0] for c in CHECK_SCHEMA.split(", ")]
     return distinct_images(images).mapInPandas(
-        lambda it: _batches(it, columns, lambda uri: check_image(policy, uri)), CHECK_SCHEMA)
+        lambda it: _batches(it, columns, lambda uris: map(_check, decode_all(policy, uris, "RGB", 64))),
+        CHECK_SCHEMA)

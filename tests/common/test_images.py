@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from core.errors import InputError
-from jobs.common.images import ImagePolicy, ImageRejected, decode, load_rgb, locate, read_chunks
+from jobs.common.images import ImagePolicy, ImageRejected, decode, decode_all, load_rgb, locate, read_chunks
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -54,6 +54,27 @@ def test_an_image_inside_the_root_is_read(logs):
     assert size == (80, 80) and max(img.size) == 64
     assert decode(policy, "images/inner-link.png", "L", 64)[1] == (80, 80)  # a link that stays inside
     assert decode(policy, str(logs / "images" / "ok.png"), "L", 64)[1] == (80, 80)  # absolute, inside
+
+
+def test_decode_all_gives_what_decode_gives_in_order_with_refusals_as_values(logs):
+    """Reads run ahead in threads; the outcomes still come in the order asked, one per location."""
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (20 + i, 30, 3), dtype=np.uint8)).save(logs / "images" / f"p{i}.png")
+    (logs / "images" / "bad.png").write_bytes(b"not a png")
+    uris = [f"images/p{i}.png" for i in range(12)] + ["images/bad.png", "../outside/secret.png",
+                                                      "images/missing.png", "images/p3.png"]
+    rng.shuffle(uris)
+    policy = ImagePolicy(roots=(str(logs),), read_ahead=3)
+    got = list(decode_all(policy, uris, "L", 24))
+    assert len(got) == len(uris)
+    for uri, outcome in zip(uris, got):
+        try:
+            img, size = decode(policy, uri, "L", 24)
+        except ImageRejected as exc:
+            assert isinstance(outcome, ImageRejected) and (outcome.reason, outcome.detail) == (exc.reason, exc.detail)
+            continue
+        assert outcome[1] == size and np.array_equal(np.asarray(outcome[0]), np.asarray(img))
 
 
 @pytest.mark.parametrize("uri", [
