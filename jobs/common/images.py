@@ -263,6 +263,20 @@ def _guarded(work):
         raise ImageRejected("image_unreadable", f"{type(exc).__name__}") from None
 
 
+def decoded_or_refusal(policy: ImagePolicy, uri: str, mode: str, max_side: int
+                       ) -> tuple[Image.Image, tuple[int, int]] | ImageRejected:
+    """:func:`decode` of ``uri``, with a refusal returned as a value (as :func:`decode_all` gives it)."""
+    return _as_value(lambda: decode(policy, uri, mode, max_side))
+
+
+def _as_value(work):
+    """``work()`` under :func:`_guarded`, a refusal returned instead of raised."""
+    try:
+        return _guarded(work)
+    except ImageRejected as exc:
+        return exc
+
+
 def decode_all(policy: ImagePolicy, uris: Iterable[str], mode: str, max_side: int
                ) -> Iterator[tuple[Image.Image, tuple[int, int]] | ImageRejected]:
     """:func:`decode` of each of ``uris``, in order: the result, or the refusal as a value.
@@ -274,18 +288,10 @@ def decode_all(policy: ImagePolicy, uris: Iterable[str], mode: str, max_side: in
     (each at most ``max_bytes``) are held at once.
     """
     def read(uri):
-        try:
-            return _guarded(lambda: read_bytes(policy, uri))
-        except ImageRejected as exc:
-            return exc
+        return _as_value(lambda: read_bytes(policy, uri))
 
     def decoded(data):
-        if isinstance(data, ImageRejected):
-            return data
-        try:
-            return _guarded(lambda: _decode(policy, data, mode, max_side))
-        except ImageRejected as exc:
-            return exc
+        return data if isinstance(data, ImageRejected) else _as_value(lambda: _decode(policy, data, mode, max_side))
 
     with ThreadPoolExecutor(policy.read_ahead, thread_name_prefix="image-read") as pool:
         pending: deque = deque()
@@ -323,14 +329,18 @@ def load_rgb(logs: ImagePolicy | Path | str, uri: str, max_side: int, owner: str
     try:
         return decode(logs, uri, "RGB", max_side)[0]
     except ImageRejected as exc:
-        raise InputError(f"{owner}: image {uri!r} refused ({exc.reason}: {exc.detail})") from None
+        raise _refused(owner, uri, exc) from None
+
+
+def _refused(owner: str, uri: str, exc: ImageRejected) -> InputError:
+    return InputError(f"{owner}: image {uri!r} refused ({exc.reason}: {exc.detail})")
 
 
 def load_rgb_all(policy: ImagePolicy, uris: list[str], max_side: int, owners: list[str]) -> Iterator[Image.Image]:
     """:func:`load_rgb` of each of ``uris`` (``owners`` name them in errors), read ahead (:func:`decode_all`)."""
     for uri, owner, outcome in zip(uris, owners, decode_all(policy, uris, "RGB", max_side)):
         if isinstance(outcome, ImageRejected):
-            raise InputError(f"{owner}: image {uri!r} refused ({outcome.reason}: {outcome.detail})")
+            raise _refused(owner, uri, outcome)
         yield outcome[0]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.common.images import ImagePolicy, ImageRejected, decode, decode_all, grey_scores
+from jobs.common.images import ImagePolicy, ImageRejected, decode_all, decoded_or_refusal, grey_scores
 
 SCORE_SCHEMA = ("image_uri string, width int, height int, blur_score float, "
                 "brightness float, contrast float, image_reason string, image_error string")
@@ -36,21 +36,15 @@ def _scores(decoded) -> dict:
 
 
 def _check(decoded) -> dict:
+    """Null reason when the photo decoded, else the refusal's reason and detail."""
     if isinstance(decoded, ImageRejected):
         return {"image_reason": decoded.reason, "image_error": decoded.detail}
     return {"image_reason": None, "image_error": None}
 
 
-def _decoded(policy: ImagePolicy, uri: str, mode: str, max_side: int):
-    try:
-        return decode(policy, uri, mode, max_side)
-    except ImageRejected as exc:
-        return exc
-
-
 def score_image(policy: ImagePolicy, uri: str, max_side: int) -> dict:
     """The scores of one image, or ``image_reason``/``image_error`` saying why there are none."""
-    return _scores(_decoded(policy, uri, "L", max_side))
+    return _scores(decoded_or_refusal(policy, uri, "L", max_side))
 
 
 def _batches(batches, columns, rows):
