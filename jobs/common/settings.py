@@ -172,6 +172,11 @@ class ToolsSettings(_Section):
     sft_catalogue: bool = False  # repeat the tool catalogue in every SFT system message
 
 
+# Settings that change how fast a stage runs, never what it writes (tests/analyse/test_features_once.py,
+# tests/generate/test_photos.py, tests/common/test_images.py): left out of the run id.
+SPEED_ONLY = {"generate": {"workers"}, "sample": {"image_read_ahead"}, "cache": {"workers"}, "models": {"workers"}}
+
+
 class Settings(BaseSettings):
     """Everything configurable. Read once per process with :func:`get_settings`."""
 
@@ -192,8 +197,10 @@ class Settings(BaseSettings):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
 
     def digest(self) -> str:
-        """A stable hash of the settings that shape outputs (paths excluded)."""
-        payload = self.model_dump(mode="json", exclude={"root", "logs", "run_id", "spark", "schedule"})
+        """A stable hash of the settings that shape outputs: paths, Spark and :data:`SPEED_ONLY`
+        excluded, so a rerun with more workers replaces its run instead of adding one."""
+        payload = self.model_dump(mode="json", exclude={"root": True, "logs": True, "run_id": True, "spark": True,
+                                                        "schedule": True, **SPEED_ONLY})
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -101,6 +101,15 @@ def test_default_run_id_is_deterministic_and_follows_settings():
     assert storage.default_run_id("2026-W48", a) != storage.default_run_id(WEEK, a)
 
 
+def test_speed_only_settings_keep_the_run_id():
+    """More workers or read-ahead replace the week's run (their outputs are the same), not add one."""
+    a, b = Settings(), Settings()
+    b.models.workers, b.cache.workers, b.generate.workers, b.sample.image_read_ahead = 3, 5, 7, 2
+    assert storage.default_run_id(WEEK, a) == storage.default_run_id(WEEK, b)
+    b.models.seed += 1  # a neighbour of models.workers that does shape outputs
+    assert storage.default_run_id(WEEK, a) != storage.default_run_id(WEEK, b)
+
+
 def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("INTENTMINE_SAMPLE__PER_CATEGORY", "42")
     monkeypatch.setenv("INTENTMINE_SPARK__MASTER", "spark://h:7077")
