@@ -6,8 +6,9 @@ its own child process (so each stage's peak memory is its own: the Python proces
 any JVM below it, sampled every 0.1 s). Floors, measured in the same run:
 
 * sample: the no-click rule alone, one DuckDB query on the same logs (2 threads);
-* analyse: reading and decoding the analysed queries' photos and the distinct product
-  photos alone (what the rules analyst cannot avoid), on as many processes as the analyst;
+* analyse: reading and decoding the distinct product photos of the analysed queries alone
+  (what the rules analyst reads: the query photos' features and ink come from the cache
+  stage), on as many processes as the analyst;
 * cluster: embedding the week's distinct actions alone, no cache (the chosen precision),
   and in float32 on the same texts (the precision speed-up, same run).
 
@@ -80,7 +81,7 @@ def worker(args) -> dict:
 
 
 def decode_alone(logs: Path, root: Path) -> dict:
-    """Seconds to read and decode the photos the analyst needs: analysed queries + distinct products."""
+    """Seconds to read and decode the photos the analyst reads: the analysed queries' distinct products."""
     from core.parallel import map_chunks
     from jobs.analyse.stage import cache_hits
     from jobs.analyse.rules_runner import plain_samples, product_photos
@@ -91,7 +92,7 @@ def decode_alone(logs: Path, root: Path) -> dict:
     samples = plain_samples(read_table(root, "samples", WEEK))
     hits = cache_hits(root, WEEK)
     todo = [s for s in samples if s["query_id"] not in hits]
-    uris = [s["image_uri"] for s in todo] + [p["image_uri"] for p in product_photos(todo)]
+    uris = [p["image_uri"] for p in product_photos(todo)]
     began = time.perf_counter()
     map_chunks(_decode_chunk, uris, 256, 0, _decode_start, (str(logs), side))  # as many processes as the analyst
     return {"seconds": time.perf_counter() - began, "photos": len(uris), "queries": len(todo)}
@@ -196,7 +197,7 @@ def stage_rows(r: dict) -> list[str]:
     rows = {
         "sample": (s["wall"], ev, "events", f"DuckDB no-click rule {fs['wall']:.1f} s", s["wall"] / fs["wall"]),
         "cache": (c["wall"], c["queries"], "queries", "", None),
-        "analyse": (a["wall"], a["analysed"], "queries", f"decode {fa['photos']:,} photos {fa['wall']:.1f} s",
+        "analyse": (a["wall"], a["analysed"], "queries", f"decode {fa['photos']:,} product photos {fa['wall']:.1f} s",
                     a["wall"] / fa["wall"]),
         "cluster": (cl["wall"], cl["rows"], "rows", f"embed {fc['texts']:,} distinct ({fc['auto_precision']}) "
                     f"{embed:.1f} s", cl["wall"] / embed),

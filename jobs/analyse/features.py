@@ -16,7 +16,7 @@ from collections import Counter
 
 import numpy as np
 
-from jobs.analyse.ocr import NONE, read_brand
+from jobs.analyse.ocr import MIN_INK, NONE, brand_in_ink, ink_mask
 from jobs.common.images import grey_scores
 
 SPEC_FIELDS = ("spec_model", "spec_size", "package_size", "material")
@@ -24,7 +24,7 @@ FOREGROUND_DISTANCE = 40.0  # RGB distance from the border colour that marks the
 PATTERN_INK = 25.0  # grey levels from the item's own grey that mark a pattern's ink
 PATTERN_ITEM_DISTANCE = 24.0  # finer item mask for the pattern (the erosion drops stray noise pixels)
 UNKNOWN = "unknown"
-FEATURES_VERSION = 2  # bump when a query-photo feature changes (keys the cache of them)
+FEATURES_VERSION = 3  # bump when a query-photo feature changes (keys the cache of them)
 
 
 class Palette:
@@ -34,12 +34,12 @@ class Palette:
         self.names = list(colours)
         self.rgb = np.asarray([colours[n] for n in self.names], dtype=np.float32)
 
-    def dominant(self, rgb: np.ndarray) -> tuple[str, float]:
-        """(name of the item's dominant colour, share of the image the item covers)."""
+    def dominant(self, rgb: np.ndarray, foreground: np.ndarray | None = None) -> tuple[str, float]:
+        """(name of the item's dominant colour, share of the image the item covers); ``foreground``:
+        :func:`foreground_mask` of ``rgb`` when the caller has it."""
         img = rgb.astype(np.float32)
-        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-        background = np.median(border, axis=0)
-        foreground = np.linalg.norm(img - background, axis=2) > FOREGROUND_DISTANCE
+        if foreground is None:
+            foreground = foreground_mask(rgb)
         share = float(foreground.mean())
         pixels = img[foreground] if foreground.sum() >= 16 else img.reshape(-1, 3)
         return self.names[int(np.bincount(self.nearest(pixels), minlength=len(self.names)).argmax())], share
@@ -77,7 +77,22 @@ def foreground_mask(rgb: np.ndarray, distance: float = FOREGROUND_DISTANCE) -> n
 
 def printed_brand(query: np.ndarray, brands: tuple[str, ...]) -> str:
     """The brand printed on the photographed item, among ``brands`` (:func:`jobs.analyse.ocr.read_brand`)."""
-    return read_brand(query, foreground_mask(query), brands) if brands else NONE
+    return brand_in_ink(ink_mask(query, foreground_mask(query)), brands) if brands else NONE
+
+
+def packed_ink(ink: np.ndarray) -> dict:
+    """The ink mask as row values (the query-photo table's ``ink_rows``, ``ink_cols``, ``ink``):
+    its bits packed, or no bits when too little ink to print a word."""
+    bits = np.packbits(ink).tobytes() if ink.sum() >= MIN_INK else None
+    return {"ink_rows": int(ink.shape[0]), "ink_cols": int(ink.shape[1]), "ink": bits}
+
+
+def unpacked_ink(row: dict) -> np.ndarray:
+    """:func:`packed_ink`'s mask again (all clear when it kept no bits)."""
+    shape = (row["ink_rows"], row["ink_cols"])
+    if row["ink"] is None:
+        return np.zeros(shape, bool)
+    return np.unpackbits(np.frombuffer(row["ink"], np.uint8), count=shape[0] * shape[1]).reshape(shape).astype(bool)
 
 
 def photo_pattern(rgb: np.ndarray) -> str:
@@ -117,19 +132,27 @@ def photo_pattern(rgb: np.ndarray) -> str:
     return "floral" if n >= 3 else "logo print"
 
 
-def query_photo_features(query: np.ndarray, palette: Palette) -> dict:
+def query_photo_features(query: np.ndarray, palette: Palette, foreground: np.ndarray | None = None) -> dict:
     """Pixel features of the query photo alone (computed once per photo).
 
     The quality thresholds are the sample stage's defaults: photos worse than those
     were filtered before analysis, so only a photo at the edge is named a problem.
     """
     blur, brightness, contrast = grey_scores(grey(query))
-    colour, share = palette.dominant(query)
+    colour, share = palette.dominant(query, foreground)
     problem = ("blurred" if blur < 20 else "too dark" if brightness < 40 else
                "too bright" if brightness > 240 else "low contrast" if contrast < 4 else "none")
     return {"blur": round(blur, 1), "brightness": round(brightness, 1), "contrast": round(contrast, 1),
             "query_colour": colour, "query_colour_share": round(share, 3), "photo_problem": problem,
             "photo_pattern": photo_pattern(query)}
+
+
+def query_photo_row(query: np.ndarray, palette: Palette) -> dict:
+    """:func:`query_photo_features` and the :func:`packed_ink` the printed brand is read from,
+    from one foreground mask: the row the cache stage hands the analyst (and the analyst's own
+    when it decodes the photo itself)."""
+    foreground = foreground_mask(query)
+    return {**query_photo_features(query, palette, foreground), **packed_ink(ink_mask(query, foreground))}
 
 
 def query_features_key(palette: Palette, side: int) -> str:

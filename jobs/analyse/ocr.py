@@ -19,6 +19,7 @@ from scipy import fft as sfft
 
 SCALES = (0.8, 0.87, 0.94, 1.0, 1.07, 1.14, 1.22, 1.3)
 NONE = "none"
+MIN_INK = 12  # fewer ink pixels than this: nothing is printed
 PAD = 32  # FFT sizes are multiples of this: few distinct sizes, each templates' spectra cached
 
 
@@ -69,11 +70,6 @@ def _summed_area(ink: np.ndarray) -> np.ndarray:
     return table
 
 
-def _box_sums(table: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Ink pixels in every h×w window (the ``valid`` positions) of the table's ink."""
-    return (table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]).astype(np.float32)
-
-
 @lru_cache(maxsize=96)  # a few MB each at 96 px: every crop size of every category's words
 def _template_spectra(words: tuple[tuple[str, float], ...], shape: tuple[int, int]) -> np.ndarray:
     """The flipped templates' real FFTs at ``shape``, stacked (the same for every photo of one size)."""
@@ -103,7 +99,7 @@ def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
 
     Windows are searched only around the ink (the rest score 0), with the ink's FFT taken
     once, every fitting template's product with it inverted in one batched FFT, and one
-    summed-area table for every window size.
+    summed-area table for every window size (its row bands shared by templates of one height).
     """
     templates = [_template(w, s) for w, s in words]
     fits = [t.shape[0] <= ink.shape[0] and t.shape[1] <= ink.shape[1] and t.any() for t in templates]
@@ -117,21 +113,29 @@ def _scores(ink: np.ndarray, words: list[tuple[str, float]]) -> list[float]:
     spectra = _template_spectra(tuple(w for w, _ in fitting), shape)
     full = sfft.irfft2(spectra * sfft.rfft2(ink.astype(np.float32), shape), shape)
     table = _summed_area(ink)
+    bands: dict[int, np.ndarray] = {}  # ink of every h-row band, as column prefix sums (one per height)
     best = {}
     for i, (word, template) in enumerate(fitting):
         h, w = template.shape
-        overlap = full[i, h - 1: ink.shape[0], w - 1: ink.shape[1]]
-        window = np.maximum(_box_sums(table, h, w), 1.0)
+        band = bands.get(h)
+        if band is None:
+            band = bands[h] = table[h:] - table[:-h]
+        window = np.maximum(band[:, w:] - band[:, :-w], 1).astype(np.float32)  # ink in every h×w window
         window *= _ink_count(*word)
-        best[word] = float((overlap / np.sqrt(window, out=window)).max())
+        best[word] = float((full[i, h - 1: ink.shape[0], w - 1: ink.shape[1]] / np.sqrt(window, out=window)).max())
     return [best.get(w, 0.0) for w in words]
 
 
 def read_brand(rgb: np.ndarray, foreground: np.ndarray, candidates: tuple[str, ...],
                min_score: float = 0.35, margin: float = 0.025) -> str:
     """The candidate printed on the photo, or ``"none"`` when no candidate is read clearly."""
-    ink = ink_mask(rgb, foreground)
-    if ink.sum() < 12 or not candidates:
+    return brand_in_ink(ink_mask(rgb, foreground), candidates, min_score, margin)
+
+
+def brand_in_ink(ink: np.ndarray, candidates: tuple[str, ...], min_score: float = 0.35,
+                 margin: float = 0.025) -> str:
+    """:func:`read_brand` from the photo's :func:`ink_mask` (which depends on the pixels alone)."""
+    if ink.sum() < MIN_INK or not candidates:
         return NONE
     words = [(c[:12], s) for c in candidates for s in SCALES]
     per_word = _scores(ink, words)

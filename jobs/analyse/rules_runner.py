@@ -14,7 +14,8 @@ from core.parallel import map_chunks
 from jobs.analyse import rules_backend
 from jobs.analyse.expert_rules import ExpertRules, load_rules
 from jobs.analyse.features import (Palette, WeekReferences, brand_match, join_photo_features, metadata_features,
-                                   pattern_match, printed_brand, product_colour, query_photo_features)
+                                   pattern_match, product_colour, query_photo_row, unpacked_ink)
+from jobs.analyse.ocr import NONE, brand_in_ink
 from jobs.common.images import image_policy, load_rgb
 from jobs.analyse.results import QueryResult, StageOutput
 
@@ -29,9 +30,9 @@ class FeatureExtractor:
     photo is decoded once and measured once: by the cache stage, which decodes it for
     its own feature anyway and hands the result over in ``sample["query_photo"]``
     (:func:`jobs.analyse.stage.attach_query_photos`), else here. ``decodes`` counts the
-    photos decoded here. The brand printed on the photo is read from the pixels when the
-    query's category has brands to look for (``brands``: category -> the week's brand
-    names), which needs the query photo's pixels here.
+    photos decoded here. The brand printed on the photo is read from its ink (handed over
+    too) when the query's category has brands to look for (``brands``: category -> the
+    week's brand names, known only once the week's samples are read).
     """
 
     def __init__(self, logs: Path | str, rules: ExpertRules, max_side: int,
@@ -58,15 +59,14 @@ class FeatureExtractor:
 
     def __call__(self, sample: dict) -> dict:
         owner = f"query {sample['query_id']}"
-        photo, query = None, sample.get("query_photo")
+        query = sample.get("query_photo")
         if query is None:
-            photo = self.decode(sample["image_uri"], owner)
-            query = query_photo_features(photo, self.palette)
+            query = query_photo_row(self.decode(sample["image_uri"], owner), self.palette)
         colours = [self.colour_of(p, owner) for p in sample["products"]]
         brands = self.brands.get(sample["main_category"], ())
-        if brands and photo is None:
-            photo = self.decode(sample["image_uri"], owner)
-        printed = printed_brand(photo, brands) if brands else printed_brand(None, ())
+        printed = NONE
+        if brands:
+            printed = brand_in_ink(unpacked_ink(query), brands)
         joined = join_photo_features(query, colours)
         return {**joined, "photo_brand": printed,
                 "photo_brand_match": brand_match(sample["products"], printed),

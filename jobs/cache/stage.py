@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.analyse.features import query_features_key, query_photo_features, rules_palette
+from jobs.analyse.features import query_features_key, query_photo_row, rules_palette
 from jobs.common.images import image_policy, load_rgb_all
 from jobs.cache.features import DIM, image_feature, similarity, tolerances
 from jobs.cache.index import ImageIndex, cache_folder
@@ -39,8 +39,8 @@ def features_of(queries: list[dict], logs: Path, settings, photo_rows: list[dict
     """The cache feature of every query photo, in the given order (``cache.workers`` processes).
 
     Each photo is decoded once; when ``photo_rows`` is a list, the analyst's query-photo
-    features (:func:`jobs.analyse.features.query_photo_features`) are measured from the
-    same decode and appended to it, so the analyse stage does not decode the photo again.
+    features and the ink the printed brand is read from
+    (:func:`jobs.analyse.features.query_photo_row`) are measured from the same decode and appended to it, so the analyse stage does not decode the photo again.
     """
     progress = Progress("cache features", total=len(queries), unit="images")
     measured = map_chunks(_features_chunk, queries, CHUNK, settings.cache.workers, _start_worker,
@@ -70,9 +70,10 @@ def _features_chunk(queries: list[dict]) -> list[tuple[np.ndarray, dict | None]]
                           [f"query {q['query_id']}" for q in queries])
     for q, full in zip(queries, photos):
         vector = image_feature(np.asarray(_shrunk(full, c.feature_side)), w["tolerances"])
-        row = ({"image_uri": q["image_uri"], **query_photo_features(np.asarray(_shrunk(full, w["side"])),
-                                                                     w["palette"])}
-               if w["with_rows"] else None)
+        row = None
+        if w["with_rows"]:
+            small = np.asarray(_shrunk(full, w["side"]))
+            row = {"image_uri": q["image_uri"], **query_photo_row(small, w["palette"])}
         out.append((vector, row))
     return out
 

@@ -58,6 +58,7 @@ def test_nearest_colour_by_matrix_product_equals_the_direct_distance():
 
 
 def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_logs):
+    from jobs.analyse.features import brand_vocabulary
     from jobs.analyse.stage import attach_query_photos, query_photo_table
     from jobs.cache.stage import run_cache
     from stage_data import write_samples
@@ -69,11 +70,18 @@ def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_lo
     fresh = samples_from_logs(small_logs, limit=60)
     assert attach_query_photos(fresh, query_photo_table(tmp_path, week, settings)) == len(fresh)
     table = product_colour_table(product_photos(fresh), small_logs, settings)
-    shared = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
-    alone = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table)
+    brands = brand_vocabulary(fresh)  # the printed brand is read from the ink the cache stage handed over
+    shared = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table,
+                              brands=brands)
+    alone = FeatureExtractor(small_logs, RULES, settings.models.feature_max_side, product_colours=table,
+                             brands=brands)
+    printed = []
     for with_photo, plain in zip(fresh, samples_from_logs(small_logs, limit=60)):
-        assert shared(with_photo) == alone(plain)
+        features = shared(with_photo)
+        assert features == alone(plain)
+        printed.append(features["photo_brand"])
     assert (shared.decodes, alone.decodes) == (0, len(fresh))  # the cache stage's decode served the analyst
+    assert 0 < sum(p != "none" for p in printed) < len(printed)  # brands read and not read, both from the ink
     settings.models.feature_max_side = 64  # measured at another size: not used
     assert attach_query_photos(samples_from_logs(small_logs, limit=5),
                                query_photo_table(tmp_path, week, settings)) == 0

@@ -31,6 +31,26 @@ def test_a_photo_without_text_reads_nothing():
     assert wrong <= 1
 
 
+def test_the_handed_over_ink_reads_what_the_photo_reads():
+    """The cache stage hands the analyst each photo's ink packed: unpacked, it is the same mask
+    (odd sizes too), and a mask too thin to print a word keeps no bits."""
+    from jobs.analyse.features import packed_ink, printed_brand, unpacked_ink
+    from jobs.analyse.ocr import ink_mask
+    from jobs.analyse.ocr import brand_in_ink
+
+    rng = np.random.default_rng(5)
+    for i, side in enumerate((96, 61)):
+        img = np.asarray(photo(draw_item(side, "box", ("black", "white")[i], rng, BRANDS[i]), rng))
+        ink = ink_mask(img, foreground_mask(img))
+        assert ink.sum() >= 12
+        np.testing.assert_array_equal(unpacked_ink(packed_ink(ink)), ink)
+        assert brand_in_ink(unpacked_ink(packed_ink(ink)), BRANDS) == printed_brand(img, BRANDS)
+    thin = np.zeros((7, 9), bool)
+    thin[3, :5] = True
+    row = packed_ink(thin)
+    assert row["ink"] is None and not unpacked_ink(row).any() and unpacked_ink(row).shape == (7, 9)
+
+
 def _result(actions):
     out = {"reasoning": "r", "compressed_reasoning": "c",
            "signals": [{"action": a, "info": "apparel"} for a in actions]}
