@@ -6,9 +6,9 @@ its own child process (so each stage's peak memory is its own: the Python proces
 any JVM below it, sampled every 0.1 s). Floors, measured in the same run:
 
 * sample: the no-click rule alone, one DuckDB query on the same logs (2 threads);
-* analyse: reading and decoding the distinct product photos of the analysed queries alone
-  (what the rules analyst reads: the query photos' features and ink come from the cache
-  stage), on as many processes as the analyst;
+* analyse: reading the samples and decoding the distinct product photos of the analysed
+  queries alone (what the rules analyst reads: the query photos' features and ink come from
+  the cache stage), on as many processes as the analyst;
 * cluster: embedding the week's distinct actions alone, no cache (the chosen precision),
   and in float32 on the same texts (the precision speed-up, same run).
 
@@ -81,7 +81,8 @@ def worker(args) -> dict:
 
 
 def decode_alone(logs: Path, root: Path) -> dict:
-    """Seconds to read and decode the photos the analyst reads: the analysed queries' distinct products."""
+    """What the analyst reads: the samples (the child's wall time) and the analysed queries' distinct
+    product photos, read and decoded (``seconds``)."""
     from core.parallel import map_chunks
     from jobs.analyse.stage import cache_hits
     from jobs.analyse.rules_runner import plain_samples, product_photos
@@ -197,8 +198,8 @@ def stage_rows(r: dict) -> list[str]:
     rows = {
         "sample": (s["wall"], ev, "events", f"DuckDB no-click rule {fs['wall']:.1f} s", s["wall"] / fs["wall"]),
         "cache": (c["wall"], c["queries"], "queries", "", None),
-        "analyse": (a["wall"], a["analysed"], "queries", f"decode {fa['photos']:,} product photos {fa['wall']:.1f} s",
-                    a["wall"] / fa["wall"]),
+        "analyse": (a["wall"], a["analysed"], "queries", f"read its samples, decode {fa['photos']:,} product photos "
+                    f"{fa['wall']:.1f} s (decoding {fa['seconds']:.1f} s)", a["wall"] / fa["wall"]),
         "cluster": (cl["wall"], cl["rows"], "rows", f"embed {fc['texts']:,} distinct ({fc['auto_precision']}) "
                     f"{embed:.1f} s", cl["wall"] / embed),
         "tools": (r["tools"]["wall"], r["tools"].get("training_samples", 0), "samples", "", None),
