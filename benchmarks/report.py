@@ -11,9 +11,25 @@ HEADER = "# Benchmarks\n\nLatest figures from `benchmarks/`; each section is rew
 
 
 def machine() -> str:
+    """Architecture, processor model and the vector instructions that change the figures, cores, Python."""
     import os
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{platform.machine()}{_processor()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _processor() -> str:
+    """`` (AMD EPYC; AVX-512, AVX512-BF16)``-style from /proc/cpuinfo; empty where it cannot be read."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8", errors="replace").read()
+    except OSError:
+        return ""
+    fields = {key.strip(): value for key, value in (line.split(":", 1) for line in text.split("\n\n")[0].splitlines()
+                                                     if ":" in line)}  # the first processor's block
+    model = " ".join(fields.get("model name", "").split())
+    flags = set(fields.get("flags", "").split())
+    named = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX"))
+             if flag in flags]
+    return f" ({model}; {', '.join(named) or 'no AVX-512'})" if model else ""
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, int]:
