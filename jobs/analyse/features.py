@@ -11,6 +11,7 @@ All are plain numbers or strings in one dict, so rules and prompts read one shap
 
 from __future__ import annotations
 
+import base64
 import math
 from collections import Counter
 
@@ -82,8 +83,9 @@ def printed_brand(query: np.ndarray, brands: tuple[str, ...]) -> str:
 
 def packed_ink(ink: np.ndarray) -> dict:
     """The ink mask as row values (the query-photo table's ``ink_rows``, ``ink_cols``, ``ink``):
-    its bits packed, or no bits when too little ink to print a word."""
-    bits = np.packbits(ink).tobytes() if ink.sum() >= MIN_INK else None
+    its bits packed, in base64 text (so JSON, Arrow and pickle all carry it unchanged, as the
+    Spark path's JSON rows need), or none when too little ink to print a word."""
+    bits = base64.b64encode(np.packbits(ink).tobytes()).decode("ascii") if ink.sum() >= MIN_INK else None
     return {"ink_rows": int(ink.shape[0]), "ink_cols": int(ink.shape[1]), "ink": bits}
 
 
@@ -92,7 +94,8 @@ def unpacked_ink(row: dict) -> np.ndarray:
     shape = (row["ink_rows"], row["ink_cols"])
     if row["ink"] is None:
         return np.zeros(shape, bool)
-    return np.unpackbits(np.frombuffer(row["ink"], np.uint8), count=shape[0] * shape[1]).reshape(shape).astype(bool)
+    bits = np.frombuffer(base64.b64decode(row["ink"]), np.uint8)
+    return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
 
 
 def photo_pattern(rgb: np.ndarray) -> str:
