@@ -64,9 +64,7 @@ class FeatureExtractor:
             query = query_photo_row(self.decode(sample["image_uri"], owner), self.palette)
         colours = [self.colour_of(p, owner) for p in sample["products"]]
         brands = self.brands.get(sample["main_category"], ())
-        printed = NONE
-        if brands:
-            printed = brand_in_ink(unpacked_ink(query), brands)
+        printed = brand_in_ink(unpacked_ink(query), brands) if brands else NONE
         joined = join_photo_features(query, colours)
         return {**joined, "photo_brand": printed,
                 "photo_brand_match": brand_match(sample["products"], printed),

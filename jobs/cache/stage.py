@@ -40,7 +40,8 @@ def features_of(queries: list[dict], logs: Path, settings, photo_rows: list[dict
 
     Each photo is decoded once; when ``photo_rows`` is a list, the analyst's query-photo
     features and the ink the printed brand is read from
-    (:func:`jobs.analyse.features.query_photo_row`) are measured from the same decode and appended to it, so the analyse stage does not decode the photo again.
+    (:func:`jobs.analyse.features.query_photo_row`) are measured from the same decode and
+    appended to it, so the analyse stage does not decode the photo again.
     """
     progress = Progress("cache features", total=len(queries), unit="images")
     measured = map_chunks(_features_chunk, queries, CHUNK, settings.cache.workers, _start_worker,
