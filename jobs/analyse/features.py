@@ -69,11 +69,17 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def foreground_mask(rgb: np.ndarray, distance: float = FOREGROUND_DISTANCE) -> np.ndarray:
-    """Pixels that differ from the border colour by more than ``distance``: the photographed item."""
+def border_distance(rgb: np.ndarray) -> np.ndarray:
+    """Each pixel's RGB distance from the border colour (the median of the border pixels), float32:
+    the one measure the item masks of the colour, the pattern and the ink are cut from."""
     img = rgb.astype(np.float32)
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    return np.linalg.norm(img - np.median(border, axis=0), axis=2) > distance
+    return np.linalg.norm(img - np.median(border, axis=0), axis=2)
+
+
+def foreground_mask(rgb: np.ndarray, distance: float = FOREGROUND_DISTANCE) -> np.ndarray:
+    """Pixels that differ from the border colour by more than ``distance``: the photographed item."""
+    return border_distance(rgb) > distance
 
 
 def printed_brand(query: np.ndarray, brands: tuple[str, ...]) -> str:
@@ -98,7 +104,7 @@ def unpacked_ink(row: dict) -> np.ndarray:
     return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
 
 
-def photo_pattern(rgb: np.ndarray) -> str:
+def photo_pattern(rgb: np.ndarray, distance: np.ndarray | None = None, lum: np.ndarray | None = None) -> str:
     """The pattern on the photographed item: plain, striped, checked, floral or logo print.
 
     Read from the middle of the item (rows 35–90 % and columns 20–80 % of its bounding
@@ -107,17 +113,19 @@ def photo_pattern(rgb: np.ndarray) -> str:
     stripes (rows only) or checks (both); otherwise the ink that survives a 3×3 opening
     (so thin printed text does not count) is floral when it forms several dots, a logo
     print when one or a few blobs, plain when there is next to none. ``unknown`` when
-    too little of the item is visible to tell.
+    too little of the item is visible to tell. ``distance`` (:func:`border_distance`) and ``lum``
+    (:func:`grey`) of ``rgb``, when the caller has them.
     """
     from scipy import ndimage
 
-    mask = ndimage.binary_erosion(foreground_mask(rgb, PATTERN_ITEM_DISTANCE), iterations=2)
+    distance = border_distance(rgb) if distance is None else distance
+    mask = ndimage.binary_erosion(distance > PATTERN_ITEM_DISTANCE, iterations=2)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if len(rows) < 12 or len(cols) < 12:
         return UNKNOWN
     h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
     window = (slice(rows[0] + int(0.35 * h), rows[0] + int(0.9 * h)), slice(cols[0] + int(0.2 * w), cols[0] + int(0.8 * w)))
-    inside, lum = mask[window], grey(rgb)[window]
+    inside, lum = mask[window], (grey(rgb) if lum is None else lum)[window]
     if inside.sum() < 60:
         return UNKNOWN
     ink = inside & (np.abs(lum - np.median(lum[inside])) > PATTERN_INK)
@@ -135,27 +143,31 @@ def photo_pattern(rgb: np.ndarray) -> str:
     return "floral" if n >= 3 else "logo print"
 
 
-def query_photo_features(query: np.ndarray, palette: Palette, foreground: np.ndarray | None = None) -> dict:
-    """Pixel features of the query photo alone (computed once per photo).
+def query_photo_features(query: np.ndarray, palette: Palette, distance: np.ndarray | None = None) -> dict:
+    """Pixel features of the query photo alone (computed once per photo); ``distance``: its
+    :func:`border_distance` when the caller has it.
 
     The quality thresholds are the sample stage's defaults: photos worse than those
     were filtered before analysis, so only a photo at the edge is named a problem.
     """
-    blur, brightness, contrast = grey_scores(grey(query))
-    colour, share = palette.dominant(query, foreground)
+    distance = border_distance(query) if distance is None else distance
+    lum = grey(query)
+    blur, brightness, contrast = grey_scores(lum)
+    colour, share = palette.dominant(query, distance > FOREGROUND_DISTANCE)
     problem = ("blurred" if blur < 20 else "too dark" if brightness < 40 else
                "too bright" if brightness > 240 else "low contrast" if contrast < 4 else "none")
     return {"blur": round(blur, 1), "brightness": round(brightness, 1), "contrast": round(contrast, 1),
             "query_colour": colour, "query_colour_share": round(share, 3), "photo_problem": problem,
-            "photo_pattern": photo_pattern(query)}
+            "photo_pattern": photo_pattern(query, distance, lum)}
 
 
 def query_photo_row(query: np.ndarray, palette: Palette) -> dict:
     """:func:`query_photo_features` and the :func:`packed_ink` the printed brand is read from,
-    from one foreground mask: the row the cache stage hands the analyst (and the analyst's own
-    when it decodes the photo itself)."""
-    foreground = foreground_mask(query)
-    return {**query_photo_features(query, palette, foreground), **packed_ink(ink_mask(query, foreground))}
+    from one :func:`border_distance`: the row the cache stage hands the analyst (and the
+    analyst's own when it decodes the photo itself)."""
+    distance = border_distance(query)
+    ink = ink_mask(query, distance > FOREGROUND_DISTANCE, distance)
+    return {**query_photo_features(query, palette, distance), **packed_ink(ink)}
 
 
 def query_features_key(palette: Palette, side: int) -> str:

@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import fft as sfft
 
+from jobs.common.images import median_colour
+
 SCALES = (0.8, 0.87, 0.94, 1.0, 1.07, 1.14, 1.22, 1.3)
 NONE = "none"
 MIN_INK = 12  # fewer ink pixels than this: nothing is printed
@@ -38,19 +40,21 @@ def _template(word: str, scale: float) -> np.ndarray:
     return mask[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1] if rows.size else mask
 
 
-def ink_mask(rgb: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+def ink_mask(rgb: np.ndarray, foreground: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
     """Pixels within the item's rows that look like printed text: at least half-way from the item's
-    colour to white (on a dark item) or to black (on a light one), and unlike the background."""
+    colour to white (on a dark item) or to black (on a light one), and unlike the background
+    (``distance``: each pixel's distance from the border's median colour, when the caller has it)."""
     img = rgb.astype(np.float32)
     if foreground.sum() < 16:
         return np.zeros(foreground.shape, bool)
-    item = np.median(img[foreground], axis=0)
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    background = np.median(border, axis=0)
+    item = median_colour(rgb, foreground) if rgb.dtype == np.uint8 else np.median(img[foreground], axis=0)
+    if distance is None:
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        distance = np.linalg.norm(img - np.median(border, axis=0), axis=2)
     target = np.full(3, 255.0 if item.sum() < 380 else 10.0, np.float32)
     direction = target - item
     toward = (img - item) @ direction / max(float(direction @ direction), 1.0)
-    ink = (toward > 0.45) & (np.linalg.norm(img - background, axis=2) > 18)
+    ink = (toward > 0.45) & (distance > 18)
     cols = np.arange(foreground.shape[1])
     first = np.where(foreground.any(1), foreground.argmax(1), foreground.shape[1])
     last = np.where(foreground.any(1), foreground.shape[1] - 1 - foreground[:, ::-1].argmax(1), -1)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
+from jobs.common.images import median_colour
+
 FEATURE = "colour+silhouette+place-v3"  # recorded with the persisted index
 COLOUR_DIM = 6
 SHAPE_CELLS = 4  # the silhouette is SHAPE_CELLS × SHAPE_CELLS cells
@@ -53,11 +55,12 @@ def _border_colour(img: np.ndarray) -> np.ndarray:
     return border[near].mean(axis=0) if near.sum() >= MIN_PIXELS else median
 
 
-def colour_part(img: np.ndarray) -> np.ndarray:
-    """Border colour and item colour in grey levels (6 values), of a float RGB array."""
+def colour_part(rgb: np.ndarray) -> np.ndarray:
+    """Border colour and item colour in grey levels (6 values), of an 8-bit RGB array."""
+    img = rgb.astype(np.float32)
     background = _border_colour(img)
     item = np.linalg.norm(img - background, axis=2) > FOREGROUND_DISTANCE
-    colour = np.median(img[item], axis=0) if item.sum() > 8 else background
+    colour = median_colour(rgb, item) if item.sum() > 8 else background
     return np.concatenate([background, colour])
 
 
@@ -92,7 +95,7 @@ def image_feature(rgb: np.ndarray, tolerances: np.ndarray) -> np.ndarray:
     """Each part over its tolerance (:func:`scales`), float32 (``DIM`` values)."""
     rgb = np.ascontiguousarray(np.asarray(rgb)[..., :3], dtype=np.uint8)
     shape, place = silhouette(rgb)
-    return (np.concatenate([colour_part(rgb.astype(np.float32)), shape, place]) / tolerances).astype(np.float32)
+    return (np.concatenate([colour_part(rgb), shape, place]) / tolerances).astype(np.float32)
 
 
 def scales(background_scale: float, item_scale: float, shape_scale: float, place_scale: float) -> np.ndarray:

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from core.errors import InputError
-from jobs.common.images import ImagePolicy, ImageRejected, decode, decode_all, load_rgb, locate, read_chunks
+from jobs.common.images import (ImagePolicy, ImageRejected, decode, decode_all, load_rgb, locate, median_colour,
+                                read_chunks)
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -247,3 +248,27 @@ def test_load_rgb_turns_a_refusal_into_one_input_error(logs):
     with pytest.raises(InputError, match=r"query q1: image '../outside/secret.png' refused \(image_path_outside_root"):
         load_rgb(logs, "../outside/secret.png", 64, "query q1")
     assert load_rgb(logs, "images/ok.png", 32, "query q1").size == (32, 32)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (7, 9), (96, 96)])
+def test_median_colour_is_numpys_median_of_the_masked_pixels(shape):
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    for _ in range(50):
+        rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        if rng.random() < 0.5:  # few levels, so the middle ranks often fall on ties
+            rgb = (rgb // 64 * 64).astype(np.uint8)
+        mask = rng.random(shape) < rng.uniform(0.05, 1.0)
+        mask.flat[rng.integers(mask.size)] = True
+        got = median_colour(rgb, mask)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, np.median(rgb.astype(np.float32)[mask], axis=0))
+
+
+def test_median_colour_of_an_even_count_is_the_mean_of_the_two_middle_levels():
+    rgb = np.array([[[0, 10, 255], [3, 11, 0]]], np.uint8)
+    np.testing.assert_array_equal(median_colour(rgb, np.ones((1, 2), bool)), [1.5, 10.5, 127.5])
+
+
+def test_median_colour_of_an_empty_mask_is_refused():
+    with pytest.raises(ValueError, match="no pixel"):
+        median_colour(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool))
