@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import NamedTuple
 
 from pydantic import BaseModel, ValidationError
@@ -106,16 +107,19 @@ class Untrusted(NamedTuple):
 
 
 def untrusted_text(sample: dict | None) -> Untrusted:
-    """A query's untrusted strings (product titles, metadata values), prepared for the echo rule."""
-    texts, attributes = [], set()
-    for product in (sample or {}).get("products") or []:
-        texts.append(product.get("title") or "")
-        for value in map(str, dict(product.get("metadata") or {}).values()):
-            texts.append(value)
-            if len(value.split()) <= ATTRIBUTE_WORDS_MAX:
-                attributes.update(_WORD.findall(value.casefold()))
-    joined = "\0".join(" " + " ".join(_WORD.findall(t.casefold())) + " " for t in texts)
-    return Untrusted(joined, frozenset(attributes))
+    """A query's untrusted strings (product titles, metadata values), prepared for the echo rule
+    (each product's once: the same products come back in many queries of a week)."""
+    parts = [_product_text(product.get("title") or "", tuple(map(str, dict(product.get("metadata") or {}).values())))
+             for product in (sample or {}).get("products") or []]
+    return Untrusted("\0".join(text for text, _ in parts), frozenset().union(*(words for _, words in parts)))
+
+
+@lru_cache(maxsize=65_536)
+def _product_text(title: str, values: tuple[str, ...]) -> tuple[str, frozenset]:
+    """One product's part of :class:`Untrusted`: its strings as padded casefolded words joined by
+    NUL, and the words of its short values."""
+    attributes = frozenset(w for v in values if len(v.split()) <= ATTRIBUTE_WORDS_MAX for w in _WORD.findall(v.casefold()))
+    return "\0".join(" " + " ".join(_WORD.findall(t.casefold())) + " " for t in (title, *values)), attributes
 
 
 def _echo(text: str, untrusted: Untrusted) -> str | None:

@@ -97,9 +97,9 @@ def analyse_rules(table, hits: dict, logs: Path, root: Path, week: str, settings
     out: dict = {"results": [], "checked": [], "hit_samples": [], "photos_joined": 0}
     for todo, answered in week_batches(table, hits):
         out["photos_joined"] += attach_query_photos(todo, photos)
-        results = analyse_samples(todo, logs, settings, prices, colours, brands, progress)
-        out["results"] += results
-        out["checked"] += [checked(r, sample) for r, sample in zip(results, todo)]
+        for result, checked_result in analyse_samples(todo, logs, settings, prices, colours, brands, progress):
+            out["results"].append(result)
+            out["checked"].append(checked_result)
         out["hit_samples"] += answered
     progress.close()
     return out

@@ -103,7 +103,7 @@ def test_worker_processes_give_the_results_of_one_process(small_logs, monkeypatc
         settings.models.workers = settings.cache.workers = workers
         results = rules_runner.analyse_samples(samples, small_logs, settings, reference_prices(samples), colours,
                                                brand_vocabulary(samples))
-        runs[workers] = [(r.query_id, r.vlm.output, r.llm.output, r.extra) for r in results]
+        runs[workers] = [(r.query_id, r.vlm.output, r.llm.output, r.extra, c.llm.status) for r, c in results]
         rows: list[dict] = []
         features[workers] = (cache_stage.features_of(samples, small_logs, settings, rows), rows)
     assert [r[0] for r in runs[2]] == [s["query_id"] for s in samples]
