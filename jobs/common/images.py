@@ -35,6 +35,7 @@ import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -90,7 +91,9 @@ def _is_uri(root: str) -> bool:
     return "://" in root and not root.startswith("file://")
 
 
+@lru_cache(maxsize=64)
 def _local(root: str) -> str:
+    """A local root, resolved (once per process: a root is configuration, not log content)."""
     return os.path.realpath(root.removeprefix("file://"))
 
 
