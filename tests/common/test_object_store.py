@@ -214,32 +214,41 @@ def test_a_conditional_create_has_one_winner(root):
 
 
 RACER = """
-import sys, time
+import os, sys, time
+from pathlib import Path
 from core.errors import InputError
 from jobs.common import fs
-location, start = sys.argv[1], float(sys.argv[2])
+location, start, attempts, racers = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 time.sleep(max(0.0, start - time.time()))
+began = time.time()
 try:
     with fs.lock(location, "the registry"):
-        print("won")
-        time.sleep(4)
+        (attempts / str(os.getpid())).touch()
+        print("won", f"{began - start:+.2f}")
+        deadline = time.time() + 60  # held until every racer has tried: a late one cannot win after the release
+        while len(os.listdir(attempts)) < racers and time.time() < deadline:
+            time.sleep(0.05)
 except InputError as exc:
-    sys.stderr.write(f"intentmine: error: {exc}\\n")
+    (attempts / str(os.getpid())).touch()
+    sys.stderr.write(f"intentmine: error: {exc} (tried {began - start:+.2f} s after the start)\\n")
     sys.exit(2)
 """
 
 
-def test_writers_racing_for_the_s3_lock_get_exactly_one_winner(root):
+def test_writers_racing_for_the_s3_lock_get_exactly_one_winner(root, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for attempt in range(3):
         location = f"{root}/_locks/registry-{attempt}.lock"
+        attempts = tmp_path / str(attempt)
+        attempts.mkdir()
         start = time.time() + 6  # every racer has imported and waits for the same instant
-        racers = [subprocess.Popen([sys.executable, "-c", RACER, location, str(start)], cwd=REPO, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-        done = [(p.wait(60), *p.communicate()) for p in racers]
+        racers = [subprocess.Popen([sys.executable, "-c", RACER, location, str(start), str(attempts), "3"], cwd=REPO,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                  for _ in range(3)]
+        done = [(p.wait(90), *p.communicate()) for p in racers]
         winners = [d for d in done if d[0] == 0]
         losers = [d for d in done if d[0] != 0]
-        assert len(winners) == 1 and winners[0][1].strip() == "won", done
+        assert len(winners) == 1 and winners[0][1].startswith("won"), done
         for code, _, err in losers:
             lines = err.strip().splitlines()
             assert code == 2 and len(lines) == 1 and "is being written by another run" in lines[0], err
