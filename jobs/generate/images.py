@@ -137,17 +137,6 @@ def draw_item(size: int, shape: str, colour: str, rng: np.random.Generator,
     return img
 
 
-def photo(img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Make a catalogue picture look like a shopper's photo: tinted background, light, noise."""
-    arr = np.asarray(img, dtype=np.float32)
-    tint = rng.uniform(0.75, 1.0, 3).astype(np.float32)
-    flat = (arr > 240).all(axis=2)
-    arr[flat] = arr[flat] * tint
-    arr *= rng.uniform(0.85, 1.1)
-    arr += rng.normal(0, 6, arr.shape).astype(np.float32)
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-
-
 def apply_defect(img: Image.Image, defect: str, rng: np.random.Generator) -> Image.Image:
     """Degrade a photo the way real uploads fail."""
     if defect == "tiny":

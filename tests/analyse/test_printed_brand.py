@@ -6,7 +6,10 @@ import numpy as np
 from jobs.analyse.features import foreground_mask
 from jobs.analyse.ocr import NONE, read_brand
 from jobs.analyse.results import NO_FINDING, QueryResult, StageOutput, no_finding, signal_rows
-from jobs.generate.images import draw_item, photo
+from jobs.generate.images import draw_item
+from jobs.generate.photos import noise_bank, shopper_photo
+
+BANK = noise_bank(1)  # the generator's camera noise
 
 BRANDS = ("Lindt", "Nestle", "Bestore", "Three Squirrels", "Liziqi", "Dove")
 
@@ -17,7 +20,7 @@ def test_printed_brand_is_read_from_the_photo():
     for i in range(24):
         brand = BRANDS[i % len(BRANDS)]
         colour = ("black", "red", "white", "yellow", "blue", "green")[i % 6]
-        img = np.asarray(photo(draw_item(96, "box", colour, rng, brand), rng))
+        img = np.asarray(shopper_photo(draw_item(96, "box", colour, rng, brand), rng, BANK))
         right += read_brand(img, foreground_mask(img), BRANDS) == brand
     assert right >= 21  # at least 7 of 8
 
@@ -26,7 +29,7 @@ def test_a_photo_without_text_reads_nothing():
     rng = np.random.default_rng(4)
     wrong = 0
     for i in range(12):
-        img = np.asarray(photo(draw_item(96, "box", ("black", "red", "white")[i % 3], rng, None), rng))
+        img = np.asarray(shopper_photo(draw_item(96, "box", ("black", "red", "white")[i % 3], rng, None), rng, BANK))
         wrong += read_brand(img, foreground_mask(img), BRANDS) != NONE
     assert wrong <= 1
 
@@ -40,7 +43,7 @@ def test_the_handed_over_ink_reads_what_the_photo_reads():
 
     rng = np.random.default_rng(5)
     for i, side in enumerate((96, 61)):
-        img = np.asarray(photo(draw_item(side, "box", ("black", "white")[i], rng, BRANDS[i]), rng))
+        img = np.asarray(shopper_photo(draw_item(side, "box", ("black", "white")[i], rng, BRANDS[i]), rng, BANK))
         ink = ink_mask(img, foreground_mask(img))
         assert ink.sum() >= 12
         np.testing.assert_array_equal(unpacked_ink(packed_ink(ink)), ink)
