@@ -20,7 +20,12 @@ METADATA_FIELDS = ("main_category", "subcategory", "brand", "colour", "material"
 
 
 def retrieved_products(impressions, products, max_products: int):
-    """One row per (query, kept product): rank, similarity, title, price, image, metadata map."""
+    """One row per (query, kept product): rank, similarity, title, price, image, metadata map.
+
+    The positions are taken on the narrow impression rows (ids, rank, similarity), and the
+    catalogue's wide columns (title, metadata map) are joined to the kept rows only, so the
+    shuffle and sort by query carry a few fields instead of a product's text.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -30,9 +35,10 @@ def retrieved_products(impressions, products, max_products: int):
     catalogue = products.select("product_id", "title", "price", "main_category",
                                 F.col("image_uri").alias("product_image_uri"), metadata.alias("metadata"))
     position = F.row_number().over(Window.partitionBy("query_id").orderBy("rank", "product_id"))
-    return (impressions.join(catalogue, "product_id", "inner")
-            .withColumn("position", position)
-            .where(F.col("position") <= max_products))
+    ranked = (impressions.join(products.select("product_id"), "product_id", "left_semi")  # known products only
+              .withColumn("position", position)
+              .where(F.col("position") <= max_products))
+    return ranked.join(catalogue, "product_id", "inner")
 
 
 def main_categories(retrieved, top_k: int):
