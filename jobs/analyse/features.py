@@ -269,7 +269,7 @@ def pattern_match(products: list[dict], pattern: str) -> float:
 
 
 class WeekReferences:
-    """What the analyst reads from the whole week, gathered a batch of samples at a time: the
+    """What the analyst reads from the whole week, gathered from sample rows or Arrow tables: the
     usual prices (median retrieved price per subcategory), the brand names per main category
     and the distinct product photos, first seen first (one owner for all three)."""
 
@@ -282,14 +282,31 @@ class WeekReferences:
 
     def add(self, samples: list[dict]) -> None:
         self.samples += len(samples)
-        for s in samples:
-            for p in s["products"]:
-                meta = p.get("metadata") or {}
-                if meta.get("subcategory"):
-                    self._prices.setdefault(meta["subcategory"], []).append(p["price"])
-                if meta.get("brand") and meta.get("main_category"):
-                    self._brands.setdefault(meta["main_category"], set()).add(meta["brand"])
-                self._photos.setdefault(p["image_uri"], p["product_id"])
+        products = [(p, p.get("metadata") or {}) for s in samples for p in s["products"]]
+        self._add_products([p["price"] for p, _ in products], [p["image_uri"] for p, _ in products],
+                           [p["product_id"] for p, _ in products],
+                           *([m.get(f) for _, m in products] for f in ("subcategory", "brand", "main_category")))
+
+    def add_table(self, table) -> None:
+        """:meth:`add` for a ``samples`` Arrow table, read column by column (no Python rows)."""
+        import pyarrow.compute as pc
+
+        self.samples += table.num_rows
+        items = pc.list_flatten(table.column("products"))
+        meta = pc.struct_field(items, "metadata")
+        self._add_products(*(pc.struct_field(items, f).to_pylist() for f in ("price", "image_uri", "product_id")),
+                           *(pc.map_lookup(meta, f, "last").to_pylist()  # a dict keeps a repeated key's last value
+                             for f in ("subcategory", "brand", "main_category")))
+
+    def _add_products(self, prices, uris, ids, subcategories, brands, categories) -> None:
+        """One retrieved product per position of the columns, in the week's order."""
+        for price, uri, product_id, subcategory, brand, category in zip(prices, uris, ids, subcategories, brands,
+                                                                         categories):
+            if subcategory:
+                self._prices.setdefault(subcategory, []).append(price)
+            if brand and category:
+                self._brands.setdefault(category, set()).add(brand)
+            self._photos.setdefault(uri, product_id)
 
     def prices(self) -> dict[str, float]:
         return {k: float(np.median(v)) for k, v in self._prices.items()}

@@ -6,6 +6,7 @@ Spark ``mapInPandas`` body and the benchmark.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ class FeatureExtractor:
     table, :func:`product_colour_table`) when given, else on first sight. The query
     photo is decoded once and measured once: by the cache stage, which decodes it for
     its own feature anyway and hands the result over in ``sample["query_photo"]``
-    (:func:`jobs.analyse.stage.attach_query_photos`), else here. ``decodes`` counts the
+    (:class:`SampleTable`), else here. ``decodes`` counts the
     photos decoded here. The brand printed on the photo is read from its ink (handed over
     too) when the query's category has brands to look for (``brands``: category -> the
     week's brand names, known only once the week's samples are read).
@@ -113,11 +114,12 @@ class RulesAnalyst:
 CHUNK = 256  # samples per task of a worker process
 
 
-def analyse_samples(samples: list[dict], logs: Path | str, settings, reference_prices: dict[str, float],
+def analyse_samples(samples: Sequence, logs: Path | str, settings, reference_prices: dict[str, float],
                     product_colours: dict[str, str], brands: dict[str, tuple[str, ...]],
                     progress=None) -> list[tuple[QueryResult, QueryResult]]:
-    """:class:`RulesAnalyst` over ``samples``, in order, on ``settings.models.workers`` processes:
-    for each, (the result as the analyst gave it, the result :func:`checked` against its sample).
+    """:class:`RulesAnalyst` over ``samples`` (sample rows, or a :class:`SampleTable`), in order, on
+    ``settings.models.workers`` processes: for each, (the result as the analyst gave it, the result
+    :func:`checked` against its sample).
 
     Each query's result depends on that query alone (its features, the week's shared tables,
     a phrasing seeded by its id), so the results are the same for any number of workers. The
@@ -135,8 +137,49 @@ def _start_worker(*args) -> None:
     _WORKER = RulesAnalyst(*args)
 
 
-def _analyse_chunk(chunk: list[dict]) -> list[tuple[QueryResult, QueryResult]]:
-    return [(result, checked(result, sample)) for sample in chunk for result in (_WORKER(sample),)]
+def _analyse_chunk(chunk: Sequence) -> list[tuple[QueryResult, QueryResult]]:
+    samples = chunk.rows() if isinstance(chunk, SampleTable) else chunk
+    return [(result, checked(result, sample)) for sample in samples for result in (_WORKER(sample),)]
+
+
+class SampleTable(Sequence):
+    """``samples`` Arrow rows that become Python rows (:func:`plain_samples`) only where they are
+    analysed: a slice is a chunk, sent to its worker as Arrow IPC (the slice's rows alone; a
+    pickled Arrow slice would carry its whole table), so the calling process neither converts
+    nor pickles the week's rows. ``photos``: each row's query-photo features handed over by
+    the cache stage, or None (joined as ``query_photo``)."""
+
+    def __init__(self, table, photos: list[dict | None]):
+        self.table, self.photos = table, photos
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __getitem__(self, part):
+        if not isinstance(part, slice):
+            return self[part:part + 1].rows()[0]
+        start, stop, _ = part.indices(len(self))
+        return SampleTable(self.table.slice(start, max(stop - start, 0)), self.photos[start:stop])
+
+    def rows(self) -> list[dict]:
+        rows = plain_samples(self.table)
+        for row, photo in zip(rows, self.photos):
+            if photo is not None:
+                row["query_photo"] = photo
+        return rows
+
+    def __getstate__(self):
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.table.schema) as writer:
+            writer.write_table(self.table)
+        return sink.getvalue().to_pybytes(), self.photos
+
+    def __setstate__(self, state):
+        import pyarrow as pa
+
+        self.table, self.photos = pa.ipc.open_stream(state[0]).read_all(), state[1]
 
 
 def plain_samples(table) -> list[dict]:

@@ -12,12 +12,11 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 from jobs.analyse.results import POLICY_FAILED, QueryResult, analysis_rows, checked, no_finding, result_from_rows, signal_rows
 from core.errors import InputError
 from core.progress import Progress
-from jobs.analyse.rules_runner import analyse_samples, plain_samples, product_colour_table
+from jobs.analyse.rules_runner import SampleTable, analyse_samples, plain_samples, product_colour_table
 from jobs.common import fs
 from jobs.common.storage import (default_run_id, latest_run, query_photos_path, read_table, record_stage, stage_run,
                                   write_table)
@@ -54,8 +53,8 @@ def query_photo_table(root: Path, week: str, settings) -> dict[str, dict]:
 
 
 def attach_query_photos(samples: list[dict], by_uri: dict[str, dict]) -> int:
-    """Join query-photo features (:func:`query_photo_table`) to the samples (``query_photo``);
-    returns how many."""
+    """Join query-photo features (:func:`query_photo_table`) to sample rows (``query_photo``);
+    returns how many (the streamed path joins them in :class:`SampleTable`)."""
     joined = 0
     for s in samples:
         if s["image_uri"] in by_uri:
@@ -64,45 +63,37 @@ def attach_query_photos(samples: list[dict], by_uri: dict[str, dict]) -> int:
     return joined
 
 
-BATCH = 25_000  # samples held as Python rows at a time by the rules analyst
-
-
-def week_batches(table, hits: dict) -> Iterator[tuple[list[dict], list[dict]]]:
-    """The week's samples, a batch of Python rows at a time: (to analyse, answered by the cache)."""
-    for batch in table.to_batches(max_chunksize=BATCH):
-        rows = plain_samples(batch)
-        yield ([r for r in rows if r["query_id"] not in hits], [r for r in rows if r["query_id"] in hits])
-
-
 def analyse_rules(table, hits: dict, logs: Path, root: Path, week: str, settings) -> dict:
-    """The ``rules`` backend over the samples the cache did not answer, a batch at a time.
+    """The ``rules`` backend over the samples the cache did not answer, streamed as Arrow.
 
-    A first pass gathers what the whole week shares (the usual prices, the brand names,
-    the distinct product photos, whose colours are then measured once each); the second
-    analyses each batch on ``models.workers`` processes and checks every answer against
-    its own sample. Only one batch of samples is held as Python rows; the cache hits'
-    samples are kept (their answers are reused and checked after the last batch).
-    Returns ``results`` (as the analyst gave them, for reuse), ``checked``, ``hit_samples``
-    and ``photos_joined``.
+    What the whole week shares is read column by column first (the usual prices, the brand
+    names, the distinct product photos, whose colours are then measured once each). The
+    samples then go to ``models.workers`` processes in chunks of Arrow rows, each with its
+    query photo's features from the cache stage (:class:`SampleTable`): a worker turns its
+    chunk into Python rows, analyses it and checks every answer against its own sample, so
+    the calling process never holds the week's samples as Python rows (only the cache hits',
+    whose matched answers are reused and checked after). Returns ``results`` (as the analyst
+    gave them, for reuse), ``checked``, ``hit_samples`` and ``photos_joined``.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from jobs.analyse.features import WeekReferences
 
+    answered = pc.is_in(table.column("query_id"), value_set=pa.array(sorted(hits), table.schema.field("query_id").type))
+    todo = table.filter(pc.invert(answered))
     references = WeekReferences()
-    for todo, _ in week_batches(table.select(["query_id", "products"]), hits):  # what the references read
-        references.add(todo)
+    references.add_table(todo)
     colours = product_colour_table(references.product_photos(), logs, settings)  # once per product
-    prices, brands = references.prices(), references.brands()
     photos = query_photo_table(root, week, settings)
-    progress = Progress("analyse (rules)", total=references.samples, unit="queries")
-    out: dict = {"results": [], "checked": [], "hit_samples": [], "photos_joined": 0}
-    for todo, answered in week_batches(table, hits):
-        out["photos_joined"] += attach_query_photos(todo, photos)
-        for result, checked_result in analyse_samples(todo, logs, settings, prices, colours, brands, progress):
-            out["results"].append(result)
-            out["checked"].append(checked_result)
-        out["hit_samples"] += answered
+    attached = [photos.get(uri) for uri in todo.column("image_uri").to_pylist()]
+    progress = Progress("analyse (rules)", total=todo.num_rows, unit="queries")
+    pairs = analyse_samples(SampleTable(todo, attached), logs, settings, references.prices(), colours,
+                            references.brands(), progress)
     progress.close()
-    return out
+    return {"results": [result for result, _ in pairs], "checked": [checked for _, checked in pairs],
+            "hit_samples": plain_samples(table.filter(answered)),
+            "photos_joined": sum(photo is not None for photo in attached)}
 
 
 def reuse_hits(hits: dict[str, tuple[str, str]], by_id: dict[str, dict], fresh: dict[str, QueryResult],

@@ -47,24 +47,32 @@ def test_rerun_is_deterministic(tmp_path, small_logs, samples):
     assert read_table(tmp_path, "signals", WEEK).equals(once)
 
 
-def test_batches_of_the_week_give_the_tables_of_one_batch(tmp_path, small_logs, samples, monkeypatch):
-    """The rules analyst streams the week a batch of samples at a time, with cache hits among them:
-    batches of 7 give the same analyses and signals as one batch."""
-    from jobs.analyse import stage
+def test_chunks_of_arrow_rows_give_the_tables_of_one_chunk(tmp_path, small_logs, samples, monkeypatch):
+    """The rules analyst streams the week to its workers in chunks of Arrow rows, with cache hits
+    among them: chunks of 7 on two spawned workers give the analyses and signals of one chunk in
+    this process, and each chunk travels as its own rows, not its whole table."""
+    import pickle
+
+    from jobs.analyse import rules_runner
     from jobs.cache.stage import run_cache
     from jobs.common.settings import get_settings
 
     tables = {}
-    for batch in (10_000, 7):
-        root = tmp_path / f"batch{batch}"
+    for chunk in (10_000, 7):
+        root = tmp_path / f"chunk{chunk}"
         write_samples(root, WEEK, samples)
         run_cache(small_logs, root, WEEK, get_settings())
-        monkeypatch.setattr(stage, "BATCH", batch)
+        monkeypatch.setattr(rules_runner, "CHUNK", chunk)
         assert analyse(root, small_logs) == 0
-        tables[batch] = [read_table(root, t, WEEK).drop_columns(["run_id"]) for t in ("analyses", "signals")]
-    hits = read_table(tmp_path / "batch7", "cache_hits", WEEK).num_rows
-    assert hits > 0  # answers reused across batches too
+        tables[chunk] = [read_table(root, t, WEEK).drop_columns(["run_id"]) for t in ("analyses", "signals")]
+    hits = read_table(tmp_path / "chunk7", "cache_hits", WEEK).num_rows
+    assert hits > 0  # answers reused across chunks too
     assert tables[7][0].equals(tables[10_000][0]) and tables[7][1].equals(tables[10_000][1])
+    table = read_table(tmp_path / "chunk7", "samples", WEEK)
+    whole = rules_runner.SampleTable(table, [None] * table.num_rows)
+    part = pickle.loads(pickle.dumps(whole[7:14]))
+    assert part.rows() == rules_runner.plain_samples(table.slice(7, 7))
+    assert len(pickle.dumps(whole[7:14])) < len(pickle.dumps(whole)) / 5
 
 
 def _with_image(samples, uri):

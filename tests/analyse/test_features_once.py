@@ -123,3 +123,28 @@ def test_week_references_gathered_in_batches_equal_the_whole_week(small_logs):
     assert references.prices() == reference_prices(samples) and references.prices()
     assert references.brands() == brand_vocabulary(samples) and references.brands()
     assert references.product_photos() == product_photos(samples)
+
+
+def test_week_references_read_from_arrow_equal_those_of_python_rows(small_logs):
+    """The stage reads the references column by column from the samples table: the same prices,
+    brands and first-seen photos as from the rows, blank and absent fields skipped alike."""
+    import copy
+
+    from jobs.analyse.features import WeekReferences
+    from jobs.analyse.rules_runner import plain_samples
+    from schemas.arrow import to_arrow
+    from schemas.tables import Sample
+
+    samples = copy.deepcopy(samples_from_logs(small_logs, limit=150))
+    odd = samples[3]["products"]
+    odd[0]["metadata"]["subcategory"] = ""  # blank: no usual price from it
+    odd[1]["metadata"].pop("brand", None)
+    odd[2]["metadata"] = {}
+    table = to_arrow(Sample, samples)
+    rows, columns = WeekReferences(plain_samples(table)), WeekReferences()
+    columns.add_table(table.slice(0, 70))
+    columns.add_table(table.slice(70))
+    assert columns.samples == rows.samples == len(samples)
+    assert columns.prices() == rows.prices() and "" not in columns.prices()
+    assert columns.brands() == rows.brands() and columns.brands()
+    assert columns.product_photos() == rows.product_photos()
