@@ -30,7 +30,7 @@ class FeatureExtractor:
     table, :func:`product_colour_table`) when given, else on first sight. The query
     photo is decoded once and measured once: by the cache stage, which decodes it for
     its own feature anyway and hands the result over in ``sample["query_photo"]``
-    (:class:`SampleTable`), else here. ``decodes`` counts the
+    (:func:`attach_query_photos`), else here. ``decodes`` counts the
     photos decoded here. The brand printed on the photo is read from its ink (handed over
     too) when the query's category has brands to look for (``brands``: category -> the
     week's brand names, known only once the week's samples are read).
@@ -142,14 +142,25 @@ def _analyse_chunk(chunk: Sequence) -> list[tuple[QueryResult, QueryResult]]:
     return [(result, checked(result, sample)) for sample in samples for result in (_WORKER(sample),)]
 
 
+def attach_query_photos(samples: list[dict], by_uri: dict[str, dict]) -> int:
+    """Join query-photo features (:func:`jobs.analyse.stage.query_photo_table`) to sample rows
+    (``query_photo``); returns how many."""
+    joined = 0
+    for s in samples:
+        if s["image_uri"] in by_uri:
+            s["query_photo"] = by_uri[s["image_uri"]]
+            joined += 1
+    return joined
+
+
 class SampleTable(Sequence):
     """``samples`` Arrow rows that become Python rows (:func:`plain_samples`) only where they are
     analysed: a slice is a chunk, sent to its worker as Arrow IPC (the slice's rows alone; a
     pickled Arrow slice would carry its whole table), so the calling process neither converts
-    nor pickles the week's rows. ``photos``: each row's query-photo features handed over by
-    the cache stage, or None (joined as ``query_photo``)."""
+    nor pickles the week's rows. ``photos``: image_uri -> query-photo features handed over by
+    the cache stage (a slice keeps its own rows' only), joined as ``query_photo``."""
 
-    def __init__(self, table, photos: list[dict | None]):
+    def __init__(self, table, photos: dict[str, dict]):
         self.table, self.photos = table, photos
 
     def __len__(self) -> int:
@@ -159,13 +170,13 @@ class SampleTable(Sequence):
         if not isinstance(part, slice):
             return self[part:part + 1].rows()[0]
         start, stop, _ = part.indices(len(self))
-        return SampleTable(self.table.slice(start, max(stop - start, 0)), self.photos[start:stop])
+        rows = self.table.slice(start, max(stop - start, 0))
+        uris = rows.column("image_uri").to_pylist()
+        return SampleTable(rows, {u: self.photos[u] for u in uris if u in self.photos})
 
     def rows(self) -> list[dict]:
         rows = plain_samples(self.table)
-        for row, photo in zip(rows, self.photos):
-            if photo is not None:
-                row["query_photo"] = photo
+        attach_query_photos(rows, self.photos)
         return rows
 
     def __getstate__(self):

@@ -52,48 +52,35 @@ def query_photo_table(root: Path, week: str, settings) -> dict[str, dict]:
     return {r.pop("image_uri"): r for r in table.to_pylist()}
 
 
-def attach_query_photos(samples: list[dict], by_uri: dict[str, dict]) -> int:
-    """Join query-photo features (:func:`query_photo_table`) to sample rows (``query_photo``);
-    returns how many (the streamed path joins them in :class:`SampleTable`)."""
-    joined = 0
-    for s in samples:
-        if s["image_uri"] in by_uri:
-            s["query_photo"] = by_uri[s["image_uri"]]
-            joined += 1
-    return joined
+def split_hits(table, hits: dict):
+    """The samples table split in two, in its order: (to analyse, answered by the cache)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    answered = pc.is_in(table.column("query_id"), value_set=pa.array(list(hits), table.schema.field("query_id").type))
+    return table.filter(pc.invert(answered)), table.filter(answered)
 
 
-def analyse_rules(table, hits: dict, logs: Path, root: Path, week: str, settings) -> dict:
+def analyse_rules(todo: SampleTable, logs: Path, root: Path, week: str, settings) -> tuple[list, list]:
     """The ``rules`` backend over the samples the cache did not answer, streamed as Arrow.
 
     What the whole week shares is read column by column first (the usual prices, the brand
     names, the distinct product photos, whose colours are then measured once each). The
-    samples then go to ``models.workers`` processes in chunks of Arrow rows, each with its
-    query photo's features from the cache stage (:class:`SampleTable`): a worker turns its
-    chunk into Python rows, analyses it and checks every answer against its own sample, so
-    the calling process never holds the week's samples as Python rows (only the cache hits',
-    whose matched answers are reused and checked after). Returns ``results`` (as the analyst
-    gave them, for reuse), ``checked``, ``hit_samples`` and ``photos_joined``.
+    samples then go to ``models.workers`` processes in chunks of Arrow rows with their query
+    photos' features (:class:`SampleTable`): a worker turns its chunk into Python rows,
+    analyses it and checks every answer against its own sample, so the calling process never
+    holds these samples as Python rows. Returns (results as the analyst gave them, for reuse;
+    the same results checked).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     from jobs.analyse.features import WeekReferences
 
-    answered = pc.is_in(table.column("query_id"), value_set=pa.array(sorted(hits), table.schema.field("query_id").type))
-    todo = table.filter(pc.invert(answered))
     references = WeekReferences()
-    references.add_table(todo)
+    references.add_table(todo.table)
     colours = product_colour_table(references.product_photos(), logs, settings)  # once per product
-    photos = query_photo_table(root, week, settings)
-    attached = [photos.get(uri) for uri in todo.column("image_uri").to_pylist()]
-    progress = Progress("analyse (rules)", total=todo.num_rows, unit="queries")
-    pairs = analyse_samples(SampleTable(todo, attached), logs, settings, references.prices(), colours,
-                            references.brands(), progress)
+    progress = Progress("analyse (rules)", total=len(todo), unit="queries")
+    pairs = analyse_samples(todo, logs, settings, references.prices(), colours, references.brands(), progress)
     progress.close()
-    return {"results": [result for result, _ in pairs], "checked": [checked for _, checked in pairs],
-            "hit_samples": plain_samples(table.filter(answered)),
-            "photos_joined": sum(photo is not None for photo in attached)}
+    return [result for result, _ in pairs], [checked for _, checked in pairs]
 
 
 def reuse_hits(hits: dict[str, tuple[str, str]], by_id: dict[str, dict], fresh: dict[str, QueryResult],
@@ -139,17 +126,16 @@ def run_analyse(logs: Path, root: Path, week: str, settings) -> dict:
     metrics: dict[str, float] = {}
     if backend not in ("rules", "vllm"):
         raise InputError(f"--backend '{backend}': expected rules or vllm")
-    photos_joined = 0
-    if backend == "rules" and settings.models.partitions == 0:  # streamed: one batch of rows at a time
-        streamed = analyse_rules(table, hits, Path(logs), Path(root), week, settings)
-        fresh_checked, by_id = streamed["checked"], {s["query_id"]: s for s in streamed["hit_samples"]}
-        results, photos_joined = streamed["results"], streamed["photos_joined"]
+    todo_table, answered = split_hits(table, hits)
+    photos = query_photo_table(Path(root), week, settings) if backend == "rules" else {}
+    todo = SampleTable(todo_table, photos)
+    photos_joined = sum(uri in photos for uri in todo_table.column("image_uri").to_pylist())
+    by_id = {s["query_id"]: s for s in plain_samples(answered)}  # the cache hits' samples
+    if backend == "rules" and settings.models.partitions == 0:  # streamed: Arrow rows to the workers
+        results, fresh_checked = analyse_rules(todo, Path(logs), Path(root), week, settings)
     else:
-        samples = plain_samples(table)
-        todo = [s for s in samples if s["query_id"] not in hits]
-        by_id = {s["query_id"]: s for s in samples}
-        if backend == "rules":
-            photos_joined = attach_query_photos(todo, query_photo_table(Path(root), week, settings))
+        todo = todo.rows()
+        by_id.update((s["query_id"], s) for s in todo)
         if settings.models.partitions > 0:
             from jobs.analyse.distributed import analyse_on_spark
 

@@ -69,7 +69,7 @@ def test_chunks_of_arrow_rows_give_the_tables_of_one_chunk(tmp_path, small_logs,
     assert hits > 0  # answers reused across chunks too
     assert tables[7][0].equals(tables[10_000][0]) and tables[7][1].equals(tables[10_000][1])
     table = read_table(tmp_path / "chunk7", "samples", WEEK)
-    whole = rules_runner.SampleTable(table, [None] * table.num_rows)
+    whole = rules_runner.SampleTable(table, {})
     part = pickle.loads(pickle.dumps(whole[7:14]))
     assert part.rows() == rules_runner.plain_samples(table.slice(7, 7))
     assert len(pickle.dumps(whole[7:14])) < len(pickle.dumps(whole)) / 5

@@ -59,7 +59,8 @@ def test_nearest_colour_by_matrix_product_equals_the_direct_distance():
 
 def test_query_photos_are_decoded_once_for_cache_and_analysis(tmp_path, small_logs):
     from jobs.analyse.features import brand_vocabulary
-    from jobs.analyse.stage import attach_query_photos, query_photo_table
+    from jobs.analyse.rules_runner import attach_query_photos
+    from jobs.analyse.stage import query_photo_table
     from jobs.cache.stage import run_cache
     from stage_data import write_samples
 
