@@ -86,3 +86,17 @@ def test_bfloat16_runs_under_autocast_closer_to_float32_than_a_cast_model():
 
     assert next(model.parameters()).dtype == torch.float32  # the shared model is not cast
     assert drift(mixed) < drift(cast)
+
+
+def test_bfloat16_weights_stored_once_give_the_vectors_of_plain_autocast():
+    """Storing the linear weights in bfloat16 is only a saving: autocast on the float32 model
+    computes the same products, so the vectors (and the cache's contents) are the same."""
+    import torch
+
+    model, probe = load_model(), list(PROBE)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = model.encode(probe, batch_size=64, convert_to_tensor=True).float().numpy()
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    stored = model_encoder(model, 64, "bfloat16")(probe)
+    assert next(model.parameters()).dtype == torch.float32
+    np.testing.assert_array_equal(stored, plain)
