@@ -104,6 +104,21 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(1).min())
 
 
+@functools.lru_cache(maxsize=2)
+def _linear_layers_in(model, precision: str):
+    """A copy of ``model`` whose linear layers hold their weights in ``precision``, made once per
+    process and model (every encoder of that precision shares it; ``model`` stays float32)."""
+    import copy
+
+    import torch
+
+    low = copy.deepcopy(model)
+    for layer in low.modules():
+        if isinstance(layer, torch.nn.Linear):
+            layer.to(getattr(torch, precision))
+    return low
+
+
 def model_encoder(model, batch_size: int, precision: str = "float32") -> Callable[[list[str]], np.ndarray]:
     """``texts -> unit float32 vectors`` running ``model`` (a SentenceTransformer) in ``precision``.
 
@@ -117,21 +132,16 @@ def model_encoder(model, batch_size: int, precision: str = "float32") -> Callabl
     if precision == "float32":
         return lambda texts: model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                           convert_to_numpy=True, show_progress_bar=False)
-    import copy
-
     import torch
 
     dtype = getattr(torch, precision)
-    low = copy.deepcopy(model)
-    for layer in low.modules():
-        if isinstance(layer, torch.nn.Linear):
-            layer.to(dtype)
+    low = _linear_layers_in(model, precision)
 
     def encode(texts: list[str]) -> np.ndarray:
         with torch.autocast("cpu", dtype=dtype):
             out = low.encode(texts, batch_size=batch_size, normalize_embeddings=False,
                              convert_to_tensor=True, show_progress_bar=False)
-        out = out.float().numpy().astype(np.float32, copy=False)
+        out = out.float().numpy()
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
     return encode
