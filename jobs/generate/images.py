@@ -7,6 +7,7 @@ photo (crop, rescale, JPEG noise). Everything is deterministic for a seed.
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -78,9 +79,10 @@ def pattern_mask(pattern: str | None, size: int, box: tuple[int, int, int, int])
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     period = max(h // 5, 8)
-    yy, xx = np.mgrid[0:size, 0:size]
+    yy, xx = np.arange(size)[:, None], np.arange(size)[None, :]  # broadcast: each rule runs on a row or a column
+    full = (size, size)
     if pattern == "striped":
-        return (yy - y0) % period < max(period // 3, 2)
+        return np.broadcast_to((yy - y0) % period < max(period // 3, 2), full).copy()
     if pattern == "checked":
         band = max(period // 6, 2)
         return ((yy - y0) % period < band) | ((xx - x0) % period < band)
@@ -105,20 +107,74 @@ def _ink(fill: tuple[int, int, int]) -> tuple[int, int, int]:
 def draw_item(size: int, shape: str, colour: str, rng: np.random.Generator,
               text: str | None = None, background: tuple[int, int, int] = (248, 248, 248),
               pattern: str | None = None) -> Image.Image:
-    """A catalogue-style picture: the item centred on a plain background, in its pattern.
+    """A catalogue-style picture: the item centred on a plain background, in its pattern (see :func:`item_pixels`)."""
+    return Image.fromarray(item_pixels(size, shape, colour, rng, text, background, pattern))
 
-    A printed brand sits on a plain label (the pattern is left out under the text).
+
+def item_pixels(size: int, shape: str, colour: str, rng: np.random.Generator,
+                text: str | None = None, background: tuple[int, int, int] = (248, 248, 248),
+                pattern: str | None = None) -> np.ndarray:
+    """:func:`draw_item`'s picture as a (size, size, 3) uint8 array.
+
+    A printed brand sits on a plain label (the pattern is left out under the text). The
+    random margin sets the item's size and the jitter moves it. The item is drawn once per
+    (look, margin) in a process and moved by whole pixels, which gives the very pixels that
+    drawing it in place gives: every coordinate is a whole number and nothing reaches an edge
+    (a brand too wide for a small picture is drawn in place).
     """
+    margin = int(size * rng.uniform(0.10, 0.2))
+    dx, dy = (int(v) for v in rng.integers(-size // 20, size // 20 + 1, 2))
+    text = text[:12] if text else None
+    background = tuple(background)
+    if text and not _text_clear_of_edges(size, text):
+        box = (margin + dx, margin + dy, size - margin + dx, size - margin + dy)
+        return _item(size, shape, colour, text, background, pattern, box)
+    return _moved(_centred_item(size, shape, colour, text, background, pattern, margin), dx, dy, background)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_clear_of_edges(size: int, text: str) -> bool:
+    """Whether ``text``, printed at the centre and moved by up to the jitter, stays off every edge."""
+    jitter, width = size // 20, int(_FONT.getlength(text))
+    left, top = size // 2 - width // 2, size // 2 - 5
+    return left - 2 - jitter >= 1 and left + width + 2 + jitter < size and top - 2 - jitter >= 0 \
+        and top + 13 + jitter < size
+
+
+def _moved(arr: np.ndarray, dx: int, dy: int, background: tuple[int, int, int]) -> np.ndarray:
+    """``arr`` moved right by ``dx`` and down by ``dy`` pixels, the uncovered edge in ``background``."""
+    h, w = arr.shape[:2]
+    out = _plain(h, w, background).copy()
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = arr[max(-dy, 0):h - max(dy, 0),
+                                                                   max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _plain(h: int, w: int, background: tuple[int, int, int]) -> np.ndarray:
+    """A read-only ``h`` x ``w`` picture of ``background`` (filling an array with a colour is slow per call)."""
+    arr = np.asarray(Image.new("RGB", (w, h), background)).copy()
+    arr.flags.writeable = False
+    return arr
+
+
+@functools.lru_cache(maxsize=1024)
+def _centred_item(size: int, shape: str, colour: str, text: str | None, background: tuple[int, int, int],
+                  pattern: str | None, margin: int) -> np.ndarray:
+    """The item drawn in the box ``margin`` in from every edge (read-only; one per look and margin)."""
+    arr = _item(size, shape, colour, text, background, pattern, (margin, margin, size - margin, size - margin))
+    arr.flags.writeable = False
+    return arr
+
+
+def _item(size: int, shape: str, colour: str, text: str | None, background: tuple[int, int, int],
+          pattern: str | None, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The item drawn in ``box``, in its pattern, with ``text`` printed on it, as an array."""
     img = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(img)
-    margin = int(size * rng.uniform(0.10, 0.2))
-    jitter = rng.integers(-size // 20, size // 20 + 1, 2)
-    box = tuple(int(v) for v in (margin + jitter[0], margin + jitter[1], size - margin + jitter[0],
-                                 size - margin + jitter[1]))
     _shape(draw, shape, box, COLOURS[colour])
     ink = pattern_mask(pattern, size, box)
     if text:  # printed across the middle of the item, centred, so it sits on the item
-        text = text[:12]
         width = int(_FONT.getlength(text))
         text_at = (max((box[0] + box[2]) // 2 - width // 2, 1), (box[1] + box[3]) // 2 - 5)
     if ink is not None:
@@ -134,7 +190,7 @@ def draw_item(size: int, shape: str, colour: str, rng: np.random.Generator,
     if text:
         ink_text = (255, 255, 255) if sum(COLOURS[colour]) < 380 else (10, 10, 10)
         draw.text(text_at, text, fill=ink_text, font=_FONT)
-    return img
+    return np.array(img)
 
 
 def apply_defect(img: Image.Image, defect: str, rng: np.random.Generator) -> Image.Image:

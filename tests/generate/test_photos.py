@@ -52,3 +52,30 @@ def test_the_files_do_not_depend_on_the_number_of_workers(tmp_path, monkeypatch)
         digests.append({str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
                         for p in sorted(out.rglob("*")) if p.is_file()})
     assert digests[0] == digests[1] and len(digests[0]) > 500
+
+
+@pytest.mark.parametrize("size", [16, 40, 96, 150])
+def test_an_item_drawn_once_and_moved_has_the_pixels_of_one_drawn_in_place(size):
+    """draw_item draws each look once per margin and moves it by the jitter; drawing it where it
+    lands must give the same pixels, for every shape, pattern, brand length and background."""
+    from jobs.generate.catalogue import CATEGORIES, COLOURS
+    from jobs.generate.images import PATTERNS, _item, draw_item
+
+    shapes = sorted({shape for c in CATEGORIES for shape in c.subcategories.values()})
+    compared = 0
+    for k, shape in enumerate(shapes):
+        for pattern in (None, *PATTERNS):
+            for text in (None, "Acme", "Brandname Co"):
+                colour = list(COLOURS)[(k + compared) % len(COLOURS)]
+                background = (248, 248, 248) if compared % 2 else (190, 170, 150)
+                seed = [size, k, compared]
+                moved = np.asarray(draw_item(size, shape, colour, np.random.default_rng(seed), text,
+                                             background, pattern))
+                rng = np.random.default_rng(seed)  # the same two draws draw_item makes
+                margin = int(size * rng.uniform(0.10, 0.2))
+                dx, dy = (int(v) for v in rng.integers(-size // 20, size // 20 + 1, 2))
+                box = (margin + dx, margin + dy, size - margin + dx, size - margin + dy)
+                in_place = _item(size, shape, colour, text, background, pattern, box)
+                assert np.array_equal(moved, in_place), (size, shape, pattern, text)
+                compared += 1
+    assert compared == len(shapes) * (len(PATTERNS) + 1) * 3
