@@ -82,21 +82,22 @@ def worker(args) -> dict:
 
 def decode_alone(logs: Path, root: Path) -> dict:
     """What the analyst reads: the samples (the child's wall time) and the analysed queries' distinct
-    product photos, read and decoded (``seconds``)."""
+    product photos, read and decoded (``seconds``). The samples are read as the stage reads them:
+    column by column, the cache hits split off (no Python rows)."""
     from core.parallel import map_chunks
-    from jobs.analyse.stage import cache_hits
-    from jobs.analyse.rules_runner import plain_samples, product_photos
+    from jobs.analyse.features import WeekReferences
+    from jobs.analyse.stage import cache_hits, split_hits
     from jobs.common.settings import get_settings
     from jobs.common.storage import read_table
 
     side = get_settings().models.feature_max_side
-    samples = plain_samples(read_table(root, "samples", WEEK))
-    hits = cache_hits(root, WEEK)
-    todo = [s for s in samples if s["query_id"] not in hits]
-    uris = [p["image_uri"] for p in product_photos(todo)]
+    todo, _ = split_hits(read_table(root, "samples", WEEK), cache_hits(root, WEEK))
+    references = WeekReferences()
+    references.add_table(todo)
+    uris = [p["image_uri"] for p in references.product_photos()]
     began = time.perf_counter()
     map_chunks(_decode_chunk, uris, 256, 0, _decode_start, (str(logs), side))  # as many processes as the analyst
-    return {"seconds": time.perf_counter() - began, "photos": len(uris), "queries": len(todo)}
+    return {"seconds": time.perf_counter() - began, "photos": len(uris), "queries": todo.num_rows}
 
 
 _FLOOR: dict = {}

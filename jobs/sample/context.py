@@ -102,6 +102,6 @@ def top_fields(products, keep: int):
 
     ranked = F.sort_array(F.transform(field_importance(products), lambda x: F.struct(
         (-x["importance"]).alias("order"), x["field"].alias("field"))))
-    # nullif (no field name is empty) types the elements nullable, as the Sample schema does:
-    # Spark drops a cast that only relaxes nullability, so conform cannot
+    # nullif (no field name is empty) types the elements nullable, as the Sample schema does;
+    # a cast cannot: Spark drops a cast that only relaxes nullability
     return F.transform(F.slice(ranked, 1, keep), lambda x: F.nullif(x["field"], F.lit("")))
