@@ -80,9 +80,8 @@ def pattern_mask(pattern: str | None, size: int, box: tuple[int, int, int, int])
     w, h = x1 - x0, y1 - y0
     period = max(h // 5, 8)
     yy, xx = np.arange(size)[:, None], np.arange(size)[None, :]  # broadcast: each rule runs on a row or a column
-    full = (size, size)
     if pattern == "striped":
-        return np.broadcast_to((yy - y0) % period < max(period // 3, 2), full).copy()
+        return np.broadcast_to((yy - y0) % period < max(period // 3, 2), (size, size)).copy()
     if pattern == "checked":
         band = max(period // 6, 2)
         return ((yy - y0) % period < band) | ((xx - x0) % period < band)
@@ -132,13 +131,20 @@ def item_pixels(size: int, shape: str, colour: str, rng: np.random.Generator,
     return _moved(_centred_item(size, shape, colour, text, background, pattern, margin), dx, dy, background)
 
 
+def _label(box: tuple[int, int, int, int], text: str) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """Where ``text`` is printed on the item in ``box``: the text's corner and its plain label
+    (left, top, right, bottom), across the middle of the item, centred."""
+    width = int(_FONT.getlength(text))
+    x, y = max((box[0] + box[2]) // 2 - width // 2, 1), (box[1] + box[3]) // 2 - 5
+    return (x, y), (x - 2, y - 2, x + width + 2, y + 13)
+
+
 @functools.lru_cache(maxsize=4096)
 def _text_clear_of_edges(size: int, text: str) -> bool:
-    """Whether ``text``, printed at the centre and moved by up to the jitter, stays off every edge."""
-    jitter, width = size // 20, int(_FONT.getlength(text))
-    left, top = size // 2 - width // 2, size // 2 - 5
-    return left - 2 - jitter >= 1 and left + width + 2 + jitter < size and top - 2 - jitter >= 0 \
-        and top + 13 + jitter < size
+    """Whether the label of ``text``, printed at the centre and moved by up to the jitter, stays off every edge."""
+    jitter = size // 20
+    left, top, right, bottom = _label((0, 0, size, size), text)[1]
+    return left - jitter >= 1 and right + jitter < size and top - jitter >= 0 and bottom + jitter < size
 
 
 def _moved(arr: np.ndarray, dx: int, dy: int, background: tuple[int, int, int]) -> np.ndarray:
@@ -174,15 +180,14 @@ def _item(size: int, shape: str, colour: str, text: str | None, background: tupl
     draw = ImageDraw.Draw(img)
     _shape(draw, shape, box, COLOURS[colour])
     ink = pattern_mask(pattern, size, box)
-    if text:  # printed across the middle of the item, centred, so it sits on the item
-        width = int(_FONT.getlength(text))
-        text_at = (max((box[0] + box[2]) // 2 - width // 2, 1), (box[1] + box[3]) // 2 - 5)
+    if text:  # printed across the middle of the item, so it sits on the item
+        text_at, (left, top, right, bottom) = _label(box, text)
     if ink is not None:
         silhouette = Image.new("RGB", (size, size), (0, 0, 0))
         _shape(ImageDraw.Draw(silhouette), shape, box, (255, 255, 255))
         ink &= np.asarray(silhouette)[..., 0] > 0
         if text:
-            ink[max(text_at[1] - 2, 0):text_at[1] + 13, max(text_at[0] - 2, 0):text_at[0] + width + 2] = False
+            ink[max(top, 0):bottom, max(left, 0):right] = False
         arr = np.asarray(img).copy()
         arr[ink] = _ink(COLOURS[colour])
         img = Image.fromarray(arr)
